@@ -1,0 +1,41 @@
+import { loadConfig, type Config } from '../config/config.js';
+import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../config/resolve.js';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import type { TokenStore } from '../store/token-store.js';
+
+/** Options every command accepts (DESIGN §2). */
+export interface GlobalOptions {
+  profile?: string;
+  json?: boolean;
+}
+
+export interface ProfileContext {
+  config: Config;
+  profile: ResolvedProfile;
+}
+
+export function loadProfile(deps: Deps, flags: ProfileFlags): ProfileContext {
+  const config = loadConfig(deps.paths.configFile);
+  return { config, profile: resolveProfile(config, deps.env, flags) };
+}
+
+export function storeFor(profile: ResolvedProfile, deps: Deps): Promise<TokenStore> {
+  return deps.openStore(profile.storage, profile.name);
+}
+
+/** A client secret is only ever read from the environment variable the profile names (never argv). */
+export function clientSecretFor(profile: ResolvedProfile, deps: Deps): string | undefined {
+  if (!profile.clientSecretEnv) return undefined;
+  const value = deps.env[profile.clientSecretEnv];
+  if (!value) {
+    throw new AuthError('AUTH_USAGE', `The client secret variable ${profile.clientSecretEnv} is not set.`, {
+      hint: `Export ${profile.clientSecretEnv} with the client secret before running auth.`,
+    });
+  }
+  return value;
+}
+
+export function loginHint(profile: string): string {
+  return `auth login${profile === 'default' ? '' : ` -p ${profile}`}`;
+}

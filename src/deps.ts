@@ -1,0 +1,54 @@
+import type { Paths } from './config/paths.js';
+import type { StorageKind } from './config/config.js';
+import type { TokenStore } from './store/token-store.js';
+
+/**
+ * Effects come through Deps (STYLE "habits"): only system.ts builds the real
+ * ones, so a command can run in-process against captured streams and a temp
+ * directory, and the same code runs for real.
+ */
+export interface IO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  stdin: NodeJS.ReadableStream;
+  stdinIsTTY: boolean;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Browser {
+  /** Launches the system browser (or AUTH_BROWSER/BROWSER) on the URL; rejects if that cannot happen. */
+  open(url: string): Promise<void>;
+  /** Whether this machine can plausibly show a browser (DESIGN §2 flow choice). */
+  available(): { ok: boolean; reason: string };
+}
+
+export interface Logger {
+  readonly debugEnabled: boolean;
+  readonly color: boolean;
+  info(message: string): void;
+  success(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+  debug(message: string): void;
+}
+
+export interface Deps {
+  io: IO;
+  env: NodeJS.ProcessEnv;
+  platform: NodeJS.Platform;
+  hostname: string;
+  clock: Clock;
+  fetch: typeof fetch;
+  paths: Paths;
+  browser: Browser;
+  log: Logger;
+  /** Aborted on SIGINT/SIGTERM; every wait listens to it. */
+  signal: AbortSignal;
+  /** kind undefined = the default (keychain, falling back to file with a warning). */
+  openStore(kind: StorageKind | undefined, profile: string): Promise<TokenStore>;
+}

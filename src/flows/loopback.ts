@@ -1,0 +1,112 @@
+import * as client from 'openid-client';
+import { AuthError } from '../errors.js';
+import { sanitize } from '../ui/text.js';
+import { startCallbackServer } from './callback-server.js';
+import { fromProtocolError } from './protocol-errors.js';
+import type { PageContent } from '../ui/html.js';
+
+type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+
+/**
+ * Authorization code flow for a native app through the system browser
+ * (RFC 8252 + RFC 7636 + RFC 9700). Never writes to a stream: progress goes
+ * through the callbacks, which the command renders.
+ */
+export interface LoopbackOptions {
+  config: client.Configuration;
+  scopes: string[];
+  resources: string[];
+  redirect: { host: string; port: number; path: string };
+  timeoutMs: number;
+  signal: AbortSignal;
+  /** Launch the browser (false for --no-browser). */
+  launch: boolean;
+  openBrowser(url: string): Promise<void>;
+  now(): number;
+}
+
+export interface LoopbackCallbacks {
+  onAuthorizationUrl(url: string): void;
+  onBrowserFailed(error: Error): void;
+  onWaiting(): void;
+  onCallback(): void;
+  /** Called with the validated tokens before the browser is answered; returns the success page. */
+  onTokens(tokens: TokenResponse): Promise<PageContent>;
+}
+
+export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks): Promise<void> {
+  const openid = o.scopes.includes('openid');
+  const state = client.randomState();
+  const nonce = openid ? client.randomNonce() : undefined;
+  const verifier = client.randomPKCECodeVerifier();
+  const challenge = await client.calculatePKCECodeChallenge(verifier);
+  const server = await startCallbackServer({ ...o.redirect, expectedState: state });
+  const timeout = AbortSignal.timeout(o.timeoutMs);
+  const signal = AbortSignal.any([o.signal, timeout]);
+  try {
+    const params = new URLSearchParams({
+      redirect_uri: server.redirectUri,
+      scope: o.scopes.join(' '),
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state,
+    });
+    if (nonce) params.set('nonce', nonce);
+    // Without prompt=consent many providers (oidc-provider among them) drop offline_access.
+    if (o.scopes.includes('offline_access')) params.set('prompt', 'consent');
+    for (const r of o.resources) params.append('resource', r);
+    const metadata = o.config.serverMetadata();
+    const url = metadata.require_pushed_authorization_requests
+      ? await client.buildAuthorizationUrlWithPAR(o.config, params)
+      : client.buildAuthorizationUrl(o.config, params);
+    cb.onAuthorizationUrl(url.href);
+    if (o.launch) {
+      await o.openBrowser(url.href).catch((e: Error) => cb.onBrowserFailed(e));
+    }
+    cb.onWaiting();
+
+    let callback;
+    try {
+      callback = await server.next(signal);
+    } catch (e) {
+      if (timeout.aborted && !o.signal.aborted) {
+        throw new AuthError('AUTH_TIMEOUT', `Timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for the sign-in in the browser.`, {
+          hint: 'Run `auth login` again (use --timeout <seconds> for more time), or `auth login --device` to sign in from another device.',
+        });
+      }
+      throw e;
+    }
+    cb.onCallback();
+    let tokens: TokenResponse;
+    try {
+      // The URL is the stored redirect URI plus the received query (SECURITY R26);
+      // openid-client checks iss (RFC 9207), state, error and duplicates (R27–R31).
+      const tokenParams: Record<string, string> = {};
+      if (o.resources.length === 1) tokenParams.resource = o.resources[0]!;
+      tokens = await client.authorizationCodeGrant(
+        o.config,
+        callback.url,
+        { pkceCodeVerifier: verifier, expectedState: state, ...(nonce ? { expectedNonce: nonce } : {}), idTokenExpected: openid },
+        tokenParams,
+      );
+    } catch (e) {
+      const err = e instanceof client.AuthorizationResponseError
+        ? new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the provider answered ${sanitize(e.error, 80)}${e.error_description ? `: ${sanitize(e.error_description)}` : ''}.`, {
+          hint: e.error === 'access_denied' ? 'Run `auth login` again and approve the request in the browser.' : undefined,
+        } as { hint?: string })
+        : fromProtocolError(e, 'Sign-in');
+      callback.respond({ ok: false, title: 'Sign-in failed', lines: [err.message, 'You can close this tab and check your terminal.'] });
+      throw err;
+    }
+    try {
+      const page = await cb.onTokens(tokens);
+      callback.respond(page);
+    } catch (e) {
+      const err = fromProtocolError(e, 'Sign-in');
+      callback.respond({ ok: false, title: 'Sign-in failed', lines: [err.message, 'You can close this tab and check your terminal.'] });
+      throw err;
+    }
+  } finally {
+    await server.close();
+  }
+}

@@ -1,0 +1,116 @@
+import * as client from 'openid-client';
+import type { Deps } from '../deps.js';
+import { AuthError, notLoggedIn, sessionEnded } from '../errors.js';
+import type { Credential } from '../store/credential.js';
+import { acquireLock } from '../store/lock.js';
+import type { TokenStore } from '../store/token-store.js';
+import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
+import { connectServer } from './server.js';
+import { credentialFromTokens } from './tokens.js';
+
+/**
+ * The one refresh path (used by token, refresh, exec, status). DESIGN §5:
+ * under a per-profile cross-process lock, re-read the store, use a token
+ * another process just stored, else refresh and persist the rotated refresh
+ * token before the lock is released.
+ */
+export interface FreshnessRequest {
+  profile: string;
+  store: TokenStore;
+  minTtlMs: number;
+  force?: boolean;
+  /** Never contact the server (auth token --no-refresh). */
+  noRefresh?: boolean;
+  clientSecret?: string;
+  deps: Deps;
+}
+
+export function needsRefresh(cred: Credential, minTtlMs: number, now: number): boolean {
+  return cred.expiresAt !== undefined && cred.expiresAt - now <= minTtlMs;
+}
+
+export function isExpired(cred: Credential, now: number): boolean {
+  return cred.expiresAt !== undefined && cred.expiresAt <= now;
+}
+
+export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ credential: Credential; refreshed: boolean }> {
+  const { deps, profile, store } = req;
+  const first = await store.get(profile);
+  if (!first) throw notLoggedIn(profile);
+  if (!req.force && !needsRefresh(first, req.minTtlMs, deps.clock.now())) return { credential: first, refreshed: false };
+  if (req.noRefresh) {
+    if (isExpired(first, deps.clock.now())) throw expiredError(profile, 'the access token has expired and --no-refresh was given');
+    return { credential: first, refreshed: false };
+  }
+  if (first.kind === 'static') return { credential: first, refreshed: false };
+  if (first.kind === 'oauth' && !first.refreshToken) {
+    if (isExpired(first, deps.clock.now()) || req.force) throw expiredError(profile, 'the access token has expired and the provider issued no refresh token');
+    return { credential: first, refreshed: false };
+  }
+
+  const lock = await acquireLock(deps.paths.locksDir, profile, deps.signal);
+  try {
+    // Another process may have refreshed while we waited for the lock.
+    const current = await store.get(profile);
+    if (!current) throw notLoggedIn(profile);
+    if (current.accessToken !== first.accessToken && !needsRefresh(current, req.minTtlMs, deps.clock.now())) {
+      deps.log.debug('another process refreshed the token while we waited; using it');
+      return { credential: current, refreshed: false };
+    }
+    if (!req.force && !needsRefresh(current, req.minTtlMs, deps.clock.now())) return { credential: current, refreshed: false };
+    const next = await refreshCredential(current, req);
+    await store.set(profile, next);
+    return { credential: next, refreshed: true };
+  } finally {
+    lock.release();
+  }
+}
+
+function expiredError(profile: string, why: string): AuthError {
+  return new AuthError('AUTH_NOT_LOGGED_IN', `The credential for profile ${profile} cannot be used: ${why}.`, {
+    hint: `Run \`auth login${profile === 'default' ? '' : ` -p ${profile}`}\` to sign in again.`,
+  });
+}
+
+async function refreshCredential(cred: Credential, req: FreshnessRequest): Promise<Credential> {
+  const { deps, profile } = req;
+  // R06/R54: refresh only at the issuer that issued the token.
+  const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}) }, deps);
+  const now = deps.clock.now();
+  let tokens;
+  try {
+    if (cred.kind === 'client_credentials') {
+      const params: Record<string, string> = {};
+      if (cred.scope) params.scope = cred.scope;
+      if (cred.resources?.length === 1) params.resource = cred.resources[0]!;
+      tokens = await client.clientCredentialsGrant(config, params);
+    } else {
+      const params: Record<string, string> = {};
+      if (cred.resources?.length === 1) params.resource = cred.resources[0]!;
+      tokens = await client.refreshTokenGrant(config, cred.refreshToken!, params);
+    }
+  } catch (e) {
+    const code = oauthErrorCode(e);
+    if (code === 'invalid_grant' && cred.kind === 'oauth') {
+      // R58: the grant is gone; remove the dead credential, do not retry.
+      await req.store.delete(profile);
+      throw sessionEnded(profile, 'the provider no longer accepts the refresh token (invalid_grant)');
+    }
+    // R59: never retry a refresh that may have been sent; the stored credential stays as it was.
+    throw fromProtocolError(e, 'Refreshing the access token');
+  }
+  try {
+    return credentialFromTokens(tokens, {
+      kind: cred.kind,
+      issuer: cred.issuer,
+      clientId: cred.clientId,
+      now,
+      requestedScopes: cred.scope.split(' ').filter(Boolean),
+      resources: cred.resources ?? [],
+      previous: cred,
+    });
+  } catch (e) {
+    if (e instanceof AuthError && e.code === 'AUTH_SESSION_ENDED') await req.store.delete(profile);
+    throw e;
+  }
+}

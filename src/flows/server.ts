@@ -1,0 +1,74 @@
+import * as client from 'openid-client';
+import { isLoopbackHttp } from '../config/resolve.js';
+import type { Deps } from '../deps.js';
+import { AuthError } from '../errors.js';
+import { fromProtocolError } from './protocol-errors.js';
+
+/**
+ * Builds the openid-client Configuration for an issuer: discovery pinned to the
+ * configured issuer (R01, never a /.well-known/ URL), https everywhere except
+ * loopback test servers (R02), ID-token signatures checked against the JWKS
+ * (R42, `enableNonRepudiationChecks`), and our fetch (debug logging, proxies).
+ */
+export interface ServerOptions {
+  issuer: string;
+  clientId: string;
+  clientSecret?: string;
+}
+
+const ENDPOINT_FIELDS = [
+  'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint',
+  'userinfo_endpoint', 'jwks_uri', 'pushed_authorization_request_endpoint', 'introspection_endpoint',
+] as const;
+
+export async function connectServer(options: ServerOptions, deps: Deps): Promise<client.Configuration> {
+  const issuerUrl = new URL(options.issuer);
+  const insecureLoopback = isLoopbackHttp(issuerUrl);
+  const auth = options.clientSecret ? client.ClientSecretBasic(options.clientSecret) : client.None();
+  let config: client.Configuration;
+  try {
+    config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
+      execute: insecureLoopback ? [client.allowInsecureRequests] : [],
+      [client.customFetch]: (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit),
+      timeout: 30,
+    });
+  } catch (e) {
+    const err = fromProtocolError(e, `Discovery at ${options.issuer}`);
+    const code = (e as { code?: string }).code;
+    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || /issuer/i.test(String((e as { cause?: Error }).cause?.message ?? ''))) {
+      throw new AuthError('AUTH_PROVIDER_ERROR', `Discovery at ${options.issuer} returned metadata for a different issuer, so it was not used.`, {
+        hint: 'Check the issuer URL exactly as the provider documents it (including any trailing slash).',
+      });
+    }
+    throw err;
+  }
+  checkEndpoints(config.serverMetadata());
+  client.enableNonRepudiationChecks(config);
+  return config;
+}
+
+/** Every endpoint the metadata names must be https (or loopback http for local test servers). */
+export function checkEndpoints(metadata: client.ServerMetadata): void {
+  for (const field of ENDPOINT_FIELDS) {
+    const value = metadata[field];
+    if (value === undefined) continue;
+    let url: URL;
+    try {
+      url = new URL(String(value));
+    } catch {
+      throw new AuthError('AUTH_PROVIDER_ERROR', `The provider metadata has an invalid ${field}.`);
+    }
+    if (url.protocol !== 'https:' && !isLoopbackHttp(url)) {
+      throw new AuthError('AUTH_INSECURE', `Refusing to use the provider: its ${field} is not an https URL.`);
+    }
+  }
+  // RFC 7636 §7.2 / SECURITY R11: never downgrade PKCE.
+  const methods = metadata.code_challenge_methods_supported;
+  if (Array.isArray(methods) && !methods.includes('S256')) {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'The provider does not support PKCE with S256, which auth requires for a safe sign-in.');
+  }
+}
+
+function anySignal(a: AbortSignal | null | undefined, b: AbortSignal): AbortSignal {
+  return a ? AbortSignal.any([a, b]) : b;
+}

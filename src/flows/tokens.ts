@@ -1,0 +1,95 @@
+import { decodeJwt } from 'jose';
+import type * as client from 'openid-client';
+import { AuthError } from '../errors.js';
+import type { Account, Credential, CredentialKind } from '../store/credential.js';
+
+type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+
+/** When `expires_in` is absent we assume a short life so the token is re-checked soon (SECURITY R36, policy). */
+export const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
+const MAX_ID_TOKEN_AGE_S = 10 * 60;
+const CLOCK_TOLERANCE_S = 60;
+
+/**
+ * Checks openid-client leaves to the client (SECURITY R38, R40): no audience
+ * beyond the client_id, and an `iat` that is neither in the future nor stale.
+ */
+export function checkIdTokenPolicy(claims: client.IDToken, clientId: string, nowMs: number): void {
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (aud.some((a) => a !== clientId)) {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token is also addressed to other clients, which auth does not accept.');
+  }
+  if (claims.azp !== undefined && claims.azp !== clientId) {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token was issued to a different client (azp).');
+  }
+  const now = Math.floor(nowMs / 1000);
+  if (typeof claims.iat !== 'number' || claims.iat > now + CLOCK_TOLERANCE_S || claims.iat < now - MAX_ID_TOKEN_AGE_S) {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token has an issue time (iat) outside the accepted window; check this computer\'s clock.');
+  }
+}
+
+export function accountFromClaims(claims: Record<string, unknown> | undefined): Account | undefined {
+  if (!claims) return undefined;
+  const pick = (k: string) => (typeof claims[k] === 'string' && claims[k] !== '' ? (claims[k] as string) : undefined);
+  const account: Account = {};
+  const sub = pick('sub'); if (sub) account.sub = sub;
+  const email = pick('email'); if (email) account.email = email;
+  const name = pick('name'); if (name) account.name = name;
+  const username = pick('preferred_username') ?? pick('login'); if (username) account.username = username;
+  return Object.keys(account).length ? account : undefined;
+}
+
+export function credentialFromTokens(
+  tokens: TokenResponse,
+  ctx: { kind: CredentialKind; issuer: string; clientId: string; now: number; requestedScopes: string[]; resources: string[]; previous?: Credential },
+): Credential {
+  const tokenType = String(tokens.token_type ?? 'bearer');
+  if (tokenType.toLowerCase() !== 'bearer') {
+    // SECURITY R64: a DPoP-bound token must not be handed out as a Bearer token.
+    throw new AuthError('AUTH_PROVIDER_ERROR', `The provider issued a ${tokenType} token; auth only handles Bearer tokens.`);
+  }
+  const expiresIn = tokens.expiresIn();
+  const cred: Credential = {
+    kind: ctx.kind,
+    accessToken: tokens.access_token,
+    tokenType: 'Bearer',
+    // RFC 6749 §5.1: an absent scope means the requested one was granted (R19 keeps what was granted).
+    scope: typeof tokens.scope === 'string' ? tokens.scope : ctx.previous?.scope ?? ctx.requestedScopes.join(' '),
+    issuer: ctx.issuer,
+    clientId: ctx.clientId,
+    obtainedAt: ctx.now,
+    expiresAt: ctx.now + (expiresIn !== undefined ? expiresIn * 1000 : DEFAULT_LIFETIME_MS),
+  };
+  // R55: a rotated refresh token replaces the old one; none in the response keeps the old one.
+  const refreshToken = tokens.refresh_token ?? ctx.previous?.refreshToken;
+  if (refreshToken) cred.refreshToken = refreshToken;
+  const idToken = tokens.id_token ?? ctx.previous?.idToken;
+  if (idToken) cred.idToken = idToken;
+  const claims = tokens.claims();
+  if (claims && ctx.previous?.idToken && tokens.id_token) checkRefreshedIdentity(ctx.previous, claims);
+  const account = accountFromClaims(claims as Record<string, unknown> | undefined) ?? ctx.previous?.account;
+  if (account) cred.account = account;
+  if (ctx.resources.length) cred.resources = ctx.resources;
+  return cred;
+}
+
+/** OpenID Connect Core §12.2 / SECURITY R43: a refreshed ID token keeps the same identity. */
+function checkRefreshedIdentity(previous: Credential, claims: client.IDToken): void {
+  const before = decodePayload(previous.idToken!);
+  if (!before) return;
+  const same = (k: string) => JSON.stringify(before[k]) === JSON.stringify((claims as Record<string, unknown>)[k]);
+  if (!same('iss') || !same('sub') || !same('aud') || (before.azp !== undefined && !same('azp'))) {
+    throw new AuthError('AUTH_SESSION_ENDED', 'The provider returned an ID token for a different identity during refresh; the session was ended for safety.', {
+      hint: 'Run `auth login` to sign in again.',
+    });
+  }
+}
+
+/** Reads the payload of a JWT we validated earlier (display and continuity only). */
+export function decodePayload(jwt: string): Record<string, unknown> | undefined {
+  try {
+    return decodeJwt(jwt) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,196 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { Deps } from './deps.js';
+import { AuthError, ExitCode, isAbortError } from './errors.js';
+import { createSystemDeps } from './system.js';
+import { sanitize } from './ui/text.js';
+
+declare const __VERSION__: string;
+const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
+
+interface Globals {
+  profile?: string;
+  json?: boolean;
+  debug?: boolean;
+  color?: boolean;
+}
+
+const intArg = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number.`);
+  return n;
+};
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/\s+/).filter(Boolean)];
+
+const NEWCOMER_HELP = `
+Getting started:
+  auth setup     configure a provider profile (interactive)
+  auth login     sign in through the browser (or a device code over SSH)
+  auth status    show who you are signed in as
+
+Examples:
+  auth login --issuer https://login.example.com --client-id my-cli
+  auth token                          # print a fresh access token
+  curl -H "$(auth token --format header)" https://api.example.com/me
+  auth exec -- kubectl get pods       # token in $AUTH_TOKEN for the child
+`;
+
+/**
+ * Builds the command tree. Every action resolves to an exit code; this file
+ * is the only place that maps errors to exit codes (DESIGN §6).
+ */
+export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: number) => void): Command {
+  const program = new Command('auth')
+    .description('Sign in to OAuth 2 / OpenID Connect providers from the terminal and hand fresh tokens to scripts.')
+    .version(VERSION, '-V, --version')
+    .option('-p, --profile <name>', 'profile to use (env AUTH_PROFILE; default: the active profile)')
+    .option('--debug', 'redacted diagnostics on stderr (env AUTH_DEBUG=1)')
+    .option('--no-color', 'no colours or spinners (NO_COLOR is honoured too)')
+    .showSuggestionAfterError(true)
+    .addHelpText('after', NEWCOMER_HELP)
+    .configureHelp({ sortSubcommands: false });
+
+  const run = (action: (deps: Deps, opts: Record<string, unknown>) => Promise<number | void>) =>
+    async function (this: Command) {
+      const opts = this.optsWithGlobals() as Record<string, unknown> & Globals;
+      const deps = getDeps(opts);
+      setExit((await action(deps, opts)) ?? ExitCode.ok);
+    };
+
+  program
+    .command('login')
+    .description('sign in (browser with PKCE, or the device flow when no browser can be shown)')
+    .option('--issuer <url>', 'OpenID Connect / OAuth 2 issuer URL (env AUTH_ISSUER)')
+    .option('--client-id <id>', 'OAuth client id (env AUTH_CLIENT_ID)')
+    .option('--client-secret-env <VAR>', 'name of an environment variable holding the client secret')
+    .option('--scope <scopes...>', 'scopes to request (env AUTH_SCOPES)', collect)
+    .option('--resource <uri...>', 'resource indicator(s), RFC 8707')
+    .option('--device', 'use the device-code flow')
+    .option('--browser', 'use the browser flow')
+    .option('--no-browser', 'do not launch a browser; print the URL and wait for the callback')
+    .option('--port <n>', 'fixed loopback port for the callback (default 0: any free port)', intArg('--port'))
+    .option('--timeout <seconds>', 'give up after this many seconds (default 300)', intArg('--timeout'))
+    .option('--no-qr', 'do not show a QR code in the device flow')
+    .addHelpText('after', '\nExamples:\n  auth login\n  auth login --issuer https://accounts.example.com --client-id my-cli\n  auth login --device            # over SSH or in a container\n')
+    .action(run(async (deps, o) => {
+      const { runLogin } = await import('./commands/login.js');
+      const opts: Parameters<typeof runLogin>[0] = { color: deps.log.color };
+      if (o.profile) opts.profile = o.profile as string;
+      if (o.issuer) opts.issuer = o.issuer as string;
+      if (o.clientId) opts.clientId = o.clientId as string;
+      if (o.clientSecretEnv) opts.clientSecretEnv = o.clientSecretEnv as string;
+      if (o.scope) opts.scope = o.scope as string[];
+      if (o.resource) opts.resource = o.resource as string[];
+      if (o.device) opts.device = true;
+      if (o.browser === true) opts.browser = true;
+      if (o.browser === false) opts.launchBrowser = false;
+      if (o.port !== undefined) opts.port = o.port as number;
+      if (o.timeout !== undefined) opts.timeout = o.timeout as number;
+      if (o.qr === false) opts.qr = false;
+      await runLogin(opts, deps);
+    }));
+
+  program
+    .command('status')
+    .description('show who you are signed in as, token expiry and storage (never a token)')
+    .option('--all', 'every profile')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  auth status\n  auth status --all --json\n')
+    .action(run(async (deps, o) => {
+      const { runStatus } = await import('./commands/status.js');
+      return runStatus({ profile: o.profile as string | undefined, all: Boolean(o.all), json: Boolean(o.json) }, deps);
+    }));
+
+  program
+    .command('token')
+    .description('print a fresh access token on stdout (refreshing it first when needed)')
+    .option('--min-ttl <seconds>', 'refresh when the token expires within this many seconds', intArg('--min-ttl'), 300)
+    .addOption(new Option('--format <format>', 'output format').choices(['raw', 'json', 'header']).default('raw'))
+    .option('--id-token', 'print the ID token instead')
+    .option('--no-refresh', 'never contact the server')
+    .addHelpText('after', '\nExamples:\n  auth token\n  curl -H "$(auth token --format header)" https://api.example.com/\n  auth token --format json | jq .expires_at\n')
+    .action(run(async (deps, o) => {
+      const { runToken } = await import('./commands/token.js');
+      await runToken({ profile: o.profile as string | undefined, minTtl: o.minTtl as number, format: o.format as string, idToken: Boolean(o.idToken), refresh: o.refresh as boolean }, deps);
+    }));
+
+  program
+    .command('refresh')
+    .description('refresh the access token now if it is close to expiry (or always with --force)')
+    .option('--force', 'refresh even if the token is still fresh')
+    .action(run(async (deps, o) => {
+      const { runRefresh } = await import('./commands/refresh.js');
+      await runRefresh({ profile: o.profile as string | undefined, force: Boolean(o.force) }, deps);
+    }));
+
+  program
+    .command('logout')
+    .description('revoke the tokens at the provider and delete the stored credential')
+    .option('--all', 'every profile')
+    .option('--no-revoke', 'only delete locally; do not contact the provider')
+    .action(run(async (deps, o) => {
+      const { runLogout } = await import('./commands/logout.js');
+      return runLogout({ profile: o.profile as string | undefined, all: Boolean(o.all), revoke: o.revoke as boolean }, deps);
+    }));
+
+  return program;
+}
+
+/** Entry for bin/: runs the CLI and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let deps: Deps | undefined;
+  const stderr = process.stderr;
+  const program = buildProgram((g) => {
+    const debug = Boolean(g.debug) || process.env.AUTH_DEBUG === '1';
+    const color = g.color !== false && !('NO_COLOR' in process.env) && Boolean(process.stderr.isTTY);
+    deps = createSystemDeps({ color, debug });
+    return deps;
+  }, (code) => (exitCode = code));
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: (s) => stderr.write(s) });
+
+  if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
+    // SECURITY R03: certificate checks are never disabled.
+    stderr.write('error: NODE_TLS_REJECT_UNAUTHORIZED=0 turns off TLS certificate checks, which would let anyone on the network steal your tokens.\n  Unset it; for a corporate CA use NODE_EXTRA_CA_CERTS=/path/to/ca.pem instead.\n');
+    return ExitCode.usage;
+  }
+  if (argv.length === 0) {
+    program.outputHelp();
+    return ExitCode.ok;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return exitCode;
+  } catch (e) {
+    return reportError(e, deps);
+  }
+}
+
+function reportError(e: unknown, deps: Deps | undefined): number {
+  const write = (line: string) => process.stderr.write(`${line}\n`);
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  if (e instanceof AuthError) {
+    if (e.code === 'AUTH_INTERRUPTED') {
+      write('Interrupted.');
+      return ExitCode.interrupted;
+    }
+    if (deps) deps.log.error(e.message);
+    else write(`error: ${e.message}`);
+    if (e.hint) write(`  ${e.hint}`);
+    return e.exitCode;
+  }
+  if (isAbortError(e)) {
+    write('Interrupted.');
+    return ExitCode.interrupted;
+  }
+  // An unexpected failure: say so without dumping the object (library errors carry secrets in `cause`).
+  const message = e instanceof Error ? `${e.name}: ${sanitize(e.message, 300)}` : 'unknown error';
+  write(`error: unexpected failure (${message}).`);
+  if (deps?.log.debugEnabled && e instanceof Error && e.stack) write(sanitize(e.stack.split('\n').slice(1, 6).join('\n'), 2000));
+  write('  Run again with --debug for details; please report it if it persists.');
+  return ExitCode.failure;
+}

@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { homedir, hostname } from 'node:os';
+import { resolvePaths } from './config/paths.js';
+import type { Browser, Deps, Logger } from './deps.js';
+import { AuthError } from './errors.js';
+import { openStore } from './store/select.js';
+import { createLogger, redactUrl } from './ui/log.js';
+
+/** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
+export function createSystemDeps(options: { color: boolean; debug: boolean }): Deps {
+  const env = process.env;
+  const io = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    stdinIsTTY: Boolean(process.stdin.isTTY),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+  };
+  const log = createLogger(process.stderr, options);
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => controller.abort(new AuthError('AUTH_INTERRUPTED', `Interrupted (${sig}).`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const paths = resolvePaths(env, process.platform, homedir());
+  const deps: Deps = {
+    io,
+    env,
+    platform: process.platform,
+    hostname: hostname(),
+    clock: { now: () => Date.now() },
+    fetch: loggingFetch(log),
+    paths,
+    browser: systemBrowser(env, process.platform, log),
+    log,
+    signal: controller.signal,
+    openStore: (kind, profile) => openStore(kind, profile, deps),
+  };
+  return deps;
+}
+
+/** Debug lines name method, redacted URL, status and time — never bodies or headers (SECURITY R87). */
+function loggingFetch(log: Logger): typeof fetch {
+  if (!log.debugEnabled) return fetch;
+  return async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    const started = performance.now();
+    log.debug(`→ ${method} ${redactUrl(url)}`);
+    try {
+      const res = await fetch(input, init);
+      log.debug(`← ${res.status} ${method} ${redactUrl(url)} (${Math.round(performance.now() - started)} ms)`);
+      return res;
+    } catch (e) {
+      log.debug(`✗ ${method} ${redactUrl(url)}: ${(e as Error).name}`);
+      throw e;
+    }
+  };
+}
+
+/**
+ * SECURITY R104: the URL is parsed and checked before any launcher sees it, and
+ * it is passed as a single argv element without a shell.
+ */
+export function assertLaunchableUrl(url: string): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'Refusing to open a malformed URL from the provider.');
+  }
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(parsed.hostname);
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && loopback)) {
+    throw new AuthError('AUTH_INSECURE', `Refusing to open a non-https URL from the provider (${parsed.protocol}).`);
+  }
+  // eslint-disable-next-line no-control-regex
+  if (parsed.username || parsed.password || /[\s\u0000-\u001f\u007f"'`<>^|\\]/.test(url)) {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'Refusing to open a URL from the provider that contains credentials, whitespace or shell metacharacters.');
+  }
+}
+
+function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: Logger): Browser {
+  const command = env.AUTH_BROWSER || env.BROWSER;
+  return {
+    available() {
+      if (command) return { ok: true, reason: `${env.AUTH_BROWSER ? 'AUTH_BROWSER' : 'BROWSER'} is set` };
+      if (env.SSH_CONNECTION || env.SSH_TTY) return { ok: false, reason: 'this is an SSH session' };
+      if (platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) return { ok: false, reason: 'there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)' };
+      return { ok: true, reason: 'a desktop session is available' };
+    },
+    async open(url) {
+      assertLaunchableUrl(url);
+      if (command) {
+        log.debug(`launching browser via ${env.AUTH_BROWSER ? 'AUTH_BROWSER' : 'BROWSER'}`);
+        await new Promise<void>((resolve, reject) => {
+          const child = spawn(command, [url], { stdio: 'ignore', detached: true, shell: false, windowsHide: true });
+          child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch the browser command "${command}": ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
+          child.once('spawn', () => { child.unref(); resolve(); });
+        });
+        return;
+      }
+      const { default: open } = await import('open');
+      const child = await open(url, { wait: false });
+      await new Promise<void>((resolve, reject) => {
+        child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch a browser: ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
+        child.once('spawn', () => { child.unref(); resolve(); });
+        if (child.pid !== undefined) { child.unref(); resolve(); }
+      });
+    },
+  };
+}

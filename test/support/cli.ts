@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Runs the built CLI (bin/auth.js → dist/) as a child process, as users and scripts do. */
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+export const BIN = join(ROOT, 'bin', 'auth.js');
+export const SCRIPTED_BROWSER = join(ROOT, 'sandbox', 'browser.mjs');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  home: string;
+  env?: Record<string, string | undefined>;
+  input?: string;
+  timeoutMs?: number;
+}
+
+/** A temp AUTH_HOME; removed by the returned cleanup. */
+export function makeHome(prefix = 'auth-test-'): { home: string; cleanup(): void } {
+  const home = mkdtempSync(join(tmpdir(), prefix));
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/** The environment every test starts from: nothing inherited that changes the CLI's choices. */
+export function baseEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: home,
+    AUTH_HOME: home,
+    AUTH_STORAGE: 'file',
+    NO_COLOR: '1',
+    LANG: 'C.UTF-8',
+    AUTH_BROWSER: SCRIPTED_BROWSER,
+  };
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export function spawnCli(args: string[], opts: CliOptions): ChildProcess & { result: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: baseEnv(opts.home, opts.env),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  if (opts.input !== undefined) child.stdin!.end(opts.input);
+  else child.stdin!.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 45_000);
+  const result = new Promise<CliResult>((resolvePromise) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr });
+    });
+  });
+  return Object.assign(child, { result, get stderrText() { return stderr; } });
+}
+
+export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
+  return spawnCli(args, opts).result;
+}
+
+/** Resolves when the child's stderr matches `pattern` (e.g. the printed authorization URL). */
+export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<RegExpMatchArray> {
+  return new Promise((resolvePromise, reject) => {
+    let text = '';
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern} in stderr:\n${text}`)), timeoutMs);
+    const onData = (d: Buffer | string) => {
+      text += d.toString();
+      const m = text.match(pattern);
+      if (m) {
+        clearTimeout(timer);
+        child.stderr!.off('data', onData);
+        resolvePromise(m);
+      }
+    };
+    child.stderr!.on('data', onData);
+  });
+}
