@@ -8,7 +8,7 @@
  *
  * - PKCE (S256) for the public native client `auth-cli`, loopback redirect URI with
  *   any port (`http://127.0.0.1/callback`, RFC 8252).
- * - Refresh tokens for `offline_access` without `prompt=consent`, rotated on every use
+ * - Refresh tokens for `offline_access` even when the client sends no `prompt=consent`, rotated on every use
  *   (reuse of a rotated-out refresh token revokes the whole grant).
  * - Device authorization grant with an `interval` in the device authorization response
  *   and optional injected `slow_down` answers (oidc-provider produces neither).
@@ -281,11 +281,11 @@ export async function startSandbox(options = {}) {
         // S256 is the only method oidc-provider 9 supports at all.
         required: (/** @type {any} */ _ctx, /** @type {any} */ client) => client.clientAuthMethod === 'none',
       },
-      // Default policy, but explicit: a refresh token whenever the client may use the
-      // refresh_token grant and offline_access was granted. oidc-provider keeps
-      // offline_access in a code-flow request when no `prompt` parameter is sent
-      // (it only strips it when `prompt` is present without `consent`), and its
-      // devInteractions consent page grants it (see the report for details).
+      // A refresh token whenever the client may use the refresh_token grant and the grant
+      // carries offline_access. For the code flow this only works together with the
+      // middleware below that adds prompt=consent: oidc-provider's checkScope strips
+      // offline_access from every authorization request whose `prompt` lacks `consent`
+      // (including requests with no prompt at all). Device-flow requests keep it as is.
       async issueRefreshToken(/** @type {any} */ _ctx, /** @type {any} */ client, /** @type {any} */ code) {
         return client.grantTypeAllowed('refresh_token') && code.scopes.has('offline_access');
       },
