@@ -86,8 +86,9 @@ describe('browser sign-in lifecycle', () => {
     const file = join(home, 'credentials', 'default.json');
     const before = JSON.parse(readFileSync(file, 'utf8'));
     const refreshesBefore = sandbox.grants('refresh_token');
-    // Under --min-ttl 3600+ the stored token counts as due: a refresh must happen.
-    const res = await runCli(['token', '--min-ttl', '7200'], { home });
+    // Make the stored access token expire in 10 s: inside the min-TTL, so a refresh is due.
+    writeFileSync(file, JSON.stringify({ ...before, obtained_at: Math.floor(Date.now() / 1000) - 3590, expires_at: Math.floor(Date.now() / 1000) + 10 }));
+    const res = await runCli(['token'], { home });
     expect(res.code).toBe(0);
     const after = JSON.parse(readFileSync(file, 'utf8'));
     expect(sandbox.grants('refresh_token')).toBe(refreshesBefore + 1);
@@ -96,8 +97,11 @@ describe('browser sign-in lifecycle', () => {
     expect(after.refresh_token).not.toBe(before.refresh_token);
     expect((await sandbox.userinfo(after.access_token)).status).toBe(200);
     // --no-refresh never contacts the server.
-    const quiet = await runCli(['token', '--min-ttl', '7200', '--no-refresh'], { home });
+    const after2 = JSON.parse(readFileSync(file, 'utf8'));
+    writeFileSync(file, JSON.stringify({ ...after2, obtained_at: Math.floor(Date.now() / 1000) - 3590, expires_at: Math.floor(Date.now() / 1000) + 10 }));
+    const quiet = await runCli(['token', '--no-refresh'], { home });
     expect(quiet.code).toBe(0);
+    expect(quiet.stdout.trim()).toBe(after2.access_token);
     expect(sandbox.grants('refresh_token')).toBe(refreshesBefore + 1);
   });
 

@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.js';
 import { AuthError, ExitCode } from '../errors.js';
 import { accountLabel, type Credential } from '../store/credential.js';
-import { isExpired } from '../flows/refresh.js';
+import { isExpired } from '../store/freshness.js';
 import { relativeTime, sanitize } from '../ui/text.js';
 import { loadConfig } from '../config/config.js';
 import { profileName, resolveProfile } from '../config/resolve.js';

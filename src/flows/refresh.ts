@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import { AuthError, notLoggedIn, sessionEnded } from '../errors.js';
 import type { Credential } from '../store/credential.js';
+import { isExpired, needsRefresh } from '../store/freshness.js';
 import { acquireLock } from '../store/lock.js';
 import type { TokenStore } from '../store/token-store.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
@@ -25,13 +26,7 @@ export interface FreshnessRequest {
   deps: Deps;
 }
 
-export function needsRefresh(cred: Credential, minTtlMs: number, now: number): boolean {
-  return cred.expiresAt !== undefined && cred.expiresAt - now <= minTtlMs;
-}
-
-export function isExpired(cred: Credential, now: number): boolean {
-  return cred.expiresAt !== undefined && cred.expiresAt <= now;
-}
+export { isExpired, needsRefresh } from '../store/freshness.js';
 
 export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ credential: Credential; refreshed: boolean }> {
   const { deps, profile, store } = req;
@@ -53,7 +48,9 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
     // Another process may have refreshed while we waited for the lock.
     const current = await store.get(profile);
     if (!current) throw notLoggedIn(profile);
-    if (current.accessToken !== first.accessToken && !needsRefresh(current, req.minTtlMs, deps.clock.now())) {
+    // Any token stored since our first read is as fresh as the provider makes them: use it
+    // rather than spending (and, under rotation, racing) another refresh (DESIGN §5).
+    if (current.accessToken !== first.accessToken && !isExpired(current, deps.clock.now())) {
       deps.log.debug('another process refreshed the token while we waited; using it');
       return { credential: current, refreshed: false };
     }
