@@ -103,6 +103,7 @@ describe('browser sign-in lifecycle', () => {
     expect(quiet.code).toBe(0);
     expect(quiet.stdout.trim()).toBe(after2.access_token);
     expect(sandbox.grants('refresh_token')).toBe(refreshesBefore + 1);
+    writeFileSync(file, JSON.stringify(after2));
   });
 
   it('refresh --force refreshes; without --force a fresh token is left alone', async () => {
