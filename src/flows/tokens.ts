@@ -58,11 +58,16 @@ export function credentialFromTokens(
     issuer: ctx.issuer,
     clientId: ctx.clientId,
     obtainedAt: ctx.now,
-    expiresAt: ctx.now + (expiresIn !== undefined ? expiresIn * 1000 : DEFAULT_LIFETIME_MS),
   };
   // R55: a rotated refresh token replaces the old one; none in the response keeps the old one.
   const refreshToken = tokens.refresh_token ?? ctx.previous?.refreshToken;
   if (refreshToken) cred.refreshToken = refreshToken;
+  // Missing expires_in (R36, policy): with a refresh token, assume a one-hour life so the
+  // token is renewed regularly; without one (GitHub OAuth apps, static keys) the expiry is
+  // unknown and the token is handed out until the provider rejects it. The access token
+  // itself is never decoded to guess (R37).
+  if (expiresIn !== undefined) cred.expiresAt = ctx.now + expiresIn * 1000;
+  else if (refreshToken || ctx.kind === 'client_credentials') cred.expiresAt = ctx.now + DEFAULT_LIFETIME_MS;
   const idToken = tokens.id_token ?? ctx.previous?.idToken;
   if (idToken) cred.idToken = idToken;
   const claims = tokens.claims();
