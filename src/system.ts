@@ -28,7 +28,7 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     env,
     platform: process.platform,
     hostname: hostname(),
-    clock: { now: () => Date.now() },
+    clock: testClock(env) ?? { now: () => Date.now() },
     fetch: loggingFetch(log),
     paths,
     browser: systemBrowser(env, process.platform, log),
@@ -37,6 +37,18 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     openStore: (kind, profile) => openStore(kind, profile, deps),
   };
   return deps;
+}
+
+/**
+ * TEST ONLY: AUTH_TEST_NOW_MS (epoch milliseconds) freezes deps.clock so tests
+ * can place TOTP codes, unlock windows and lockouts at exact times (STYLE: a
+ * fake clock only for TOTP windows). Not a user setting; nothing else reads it.
+ */
+function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
+  const raw = env.AUTH_TEST_NOW_MS;
+  if (raw === undefined || !/^\d{1,16}$/.test(raw)) return undefined;
+  const fixed = Number(raw);
+  return { now: () => fixed };
 }
 
 /** Debug lines name method, redacted URL, status and time — never bodies or headers (SECURITY R87). */

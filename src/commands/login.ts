@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
 import { accountLabel, type Credential } from '../store/credential.js';
 import { connectServer } from '../flows/server.js';
+import { requireUnlocked } from '../mfa/guard.js';
 import { checkIdTokenPolicy, credentialFromTokens } from '../flows/tokens.js';
 import { sanitize } from '../ui/text.js';
 import { startSpinner } from '../ui/spinner.js';
@@ -38,6 +39,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   // --no-browser still means the loopback flow, just without launching anything (DESIGN §2).
   if (opts.browser || (opts.launchBrowser === false && !opts.device)) flags.flow = 'browser';
   const { config, profile } = loadProfile(deps, flags);
+  await requireUnlocked(profile, deps);
   if (!profile.issuer || !profile.clientId) {
     const missing = !profile.issuer ? 'issuer' : 'client id';
     throw new AuthError('AUTH_USAGE', `Profile ${profile.name} has no ${missing} configured.`, {

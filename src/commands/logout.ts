@@ -3,6 +3,7 @@ import { profileName, resolveProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { ExitCode } from '../errors.js';
 import { revokeCredential } from '../flows/revoke.js';
+import { requireUnlocked } from '../mfa/guard.js';
 
 export interface LogoutOptions {
   profile?: string;
@@ -20,6 +21,8 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
   const config = loadConfig(deps.paths.configFile);
   const names = opts.all ? Object.keys(config.profiles) : [profileName(config, deps.env, opts.profile)];
   let failed = false;
+  // DESIGN §2: with MFA on, logging out needs an unlock — checked for every profile before any is touched.
+  for (const name of names) await requireUnlocked(resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {}), deps);
   for (const name of names) {
     const profile = resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {});
     const store = await deps.openStore(profile.storage, name);

@@ -6,6 +6,7 @@ import { relativeTime, sanitize } from '../ui/text.js';
 import { loadConfig } from '../config/config.js';
 import { profileName, resolveProfile } from '../config/resolve.js';
 import { loginHint } from './context.js';
+import { mfaStatusLabel } from '../mfa/state.js';
 
 export interface StatusOptions {
   profile?: string;
@@ -49,7 +50,7 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
       refreshable: false,
       storage: profile.storage ?? 'keychain',
       loggedIn: false,
-      mfa: profile.mfa.required ? 'required' : 'off',
+      mfa: mfaStatusLabel(deps, name, profile.mfa.required),
       usable: false,
     };
     try {

@@ -2,6 +2,7 @@ import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
 import type { Credential } from '../store/credential.js';
 import { ensureFreshCredential } from '../flows/refresh.js';
+import { requireUnlocked } from '../mfa/guard.js';
 import { clientSecretFor, loadProfile, storeFor } from './context.js';
 
 export const TOKEN_FORMATS = ['raw', 'json', 'header'] as const;
@@ -46,6 +47,7 @@ export function parseTokenOptions(opts: TokenOptions): { format: TokenFormat; mi
 export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
   const { format, minTtlMs } = parseTokenOptions(opts);
   const { profile } = loadProfile(deps, { profile: opts.profile });
+  await requireUnlocked(profile, deps);
   const store = await storeFor(profile, deps);
   const secret = profile.clientSecretEnv ? clientSecretFor(profile, deps) : undefined;
   const { credential } = await ensureFreshCredential({
