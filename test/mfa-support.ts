@@ -71,7 +71,7 @@ export function listFiles(dir: string): { path: string; mode: number }[] {
       const p = join(d, name);
       const st = statSync(p);
       if (st.isDirectory()) walk(p);
-      else out.push({ path: p, mode: st.mode & 0o777 });
+      else if (st.isFile()) out.push({ path: p, mode: st.mode & 0o777 });
     }
   };
   if (existsSync(dir)) walk(dir);
