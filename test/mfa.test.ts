@@ -20,6 +20,7 @@ describe('local second factor', () => {
   let now = Math.floor(Date.now() / STEP_MS) * STEP_MS + 5_000;
   const stderrs: string[] = [];
   const secrets: string[] = [];
+  const secretOf: Record<string, string> = {};
   const usedCodes: string[] = [];
 
   const cli = async (args: string[], opts: { input?: string; at?: number; env?: Record<string, string> } = {}): Promise<CliResult> => {
@@ -42,6 +43,7 @@ describe('local second factor', () => {
     p.child.stdin!.end(`${answer ? answer(secret) : totpAt(secret, now)}\n`);
     const res = await p.result;
     secrets.push(secret);
+    if (res.code === 0) secretOf[profile] = secret;
     return { secret, uri, res, codes: res.stdout.trim().split('\n') };
   }
 
@@ -274,6 +276,23 @@ describe('local second factor', () => {
     // After recovery TOTP works again from the next steps on.
     now += 2 * STEP_MS;
     expect((await submit(['mfa', 'unlock'], totpAt(main.secret, now))).code).toBe(0);
+  });
+
+  it('a state file left from an older secret is not trusted: backup code required (R98)', async () => {
+    const stateFile = join(home, 'mfa', 'p-window.json');
+    const old = readFileSync(stateFile, 'utf8');
+    const first = secretOf['p-window']!;
+    now += STEP_MS;
+    expect((await submit(['mfa', 'disable', '-p', 'p-window'], totpAt(first, now))).code).toBe(0);
+    now += STEP_MS;
+    const again = await setup('p-window');
+    expect(again.res.code).toBe(0);
+    writeFileSync(stateFile, old);
+    now += STEP_MS;
+    const totp = await submit(['mfa', 'unlock', '-p', 'p-window'], totpAt(again.secret, now));
+    expect(totp.code).toBe(4);
+    expect(totp.stderr).toMatch(/older secret.*use a backup code/i);
+    expect((await submit(['mfa', 'unlock', '-p', 'p-window'], again.codes[0]!)).code).toBe(0);
   });
 
   it('disable needs a valid code (a wrong one is refused and counted); then the secret and state are gone (R102)', async () => {

@@ -39,7 +39,9 @@ function printBackupCodes(deps: Deps, codes: string[]): void {
 
 export async function runMfaSetup(opts: MfaProfileOptions, deps: Deps): Promise<void> {
   const ctx = context(opts, deps);
-  if ((await lookupFactor(ctx, deps)).kind !== 'off') {
+  const existing = await lookupFactor(ctx, deps);
+  if (existing.kind === 'broken') throw existing.error;
+  if (existing.kind !== 'off') {
     throw usageError(`MFA is already set up for profile ${ctx.profile}.`, `To start over, run \`auth mfa disable${profileFlag(ctx.profile)}\` (it asks for a code), then \`auth mfa setup${profileFlag(ctx.profile)}\`.`);
   }
   const params: TotpParams = { secret: generateSecret(), ...ENROLMENT };

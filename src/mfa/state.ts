@@ -141,8 +141,8 @@ export const invalidCodeError = (profile: string) =>
   });
 
 export const needsBackupError = (profile: string, why: string) =>
-  new AuthError('AUTH_MFA_LOCKED', `MFA for profile ${profile} is locked: ${why}. Use a backup code to unlock it.`, {
-    hint: `Run \`${unlockHint(profile)}\` and enter one of your backup codes (abcde-fghij).`,
+  new AuthError('AUTH_MFA_LOCKED', `MFA for profile ${profile} is locked: ${why}. Use a backup code: run \`auth mfa unlock\` and enter one of your backup codes (abcde-fghij).`, {
+    ...(profile === 'default' ? {} : { hint: `For this profile: ${unlockHint(profile)}` }),
   });
 
 /** The `mfa` value `auth status` shows: "off" | "locked" | "unlocked until <time>" | "locked out until <time>" | "required, not set up". */
