@@ -12,8 +12,8 @@ import { grepTree, secretFromUri, spawnOpen, STEP_MS, totpAt, URI_PATTERN, waitF
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const keyring = requireSystem(
   'Secret Service',
-  has('dbus-run-session') && has('gnome-keyring-daemon'),
-  'dbus-run-session and gnome-keyring-daemon are needed for a private Secret Service',
+  process.platform === 'linux' && has('dbus-run-session') && has('gnome-keyring-daemon'),
+  process.platform === 'linux' ? 'dbus-run-session and gnome-keyring-daemon are needed for a private Secret Service' : `the Secret Service test runs on Linux only (this is ${process.platform})`,
 );
 
 describe.skipIf(keyring.skip)('MFA secrets in the OS keychain', () => {

@@ -87,9 +87,11 @@ describe('local second factor', () => {
     // No QR code when stderr is not a terminal.
     expect(res.stderr).not.toMatch(/[▄▀█]/);
     // Secret in a 0600 file (file store); state 0600; no plaintext backup code anywhere (R74, R100).
-    expect(statSync(join(home, 'secrets', 'mfa', 'default')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(home, 'mfa', 'default.json')).mode & 0o777).toBe(0o600);
-    expect(statSync(join(home, 'mfa')).mode & 0o777).toBe(0o700);
+    if (process.platform !== 'win32') {
+      expect(statSync(join(home, 'secrets', 'mfa', 'default')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(home, 'mfa', 'default.json')).mode & 0o777).toBe(0o600);
+      expect(statSync(join(home, 'mfa')).mode & 0o777).toBe(0o700);
+    }
     for (const c of codes) {
       expect(grepTree(home, c)).toEqual([]);
       expect(grepTree(home, c.replace('-', ''))).toEqual([]);
