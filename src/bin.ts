@@ -1,8 +1,11 @@
 /**
- * The process entry (bundled to dist/auth.cjs). Kept tiny: everything else is
+ * The process entry (bundled to dist/auth.cjs). Kept tiny: `auth token` with a
+ * valid stored token is answered here (src/fast/token.ts); everything else is
  * in dist/main.cjs, loaded only when needed (DESIGN §7).
  */
+import { fstatSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { fastToken, type FastIO } from './fast/token.js';
 
 declare const __dirname: string;
 
@@ -12,7 +15,7 @@ function loadMain(): { main(argv: string[]): Promise<number> } {
   return load(join(__dirname, 'main.cjs')) as { main(argv: string[]): Promise<number> };
 }
 
-export function run(argv: string[]): void {
+function runMain(argv: string[]): void {
   loadMain()
     .main(argv)
     .then((code) => {
@@ -22,4 +25,46 @@ export function run(argv: string[]): void {
       process.stderr.write('error: unexpected failure; run again with --debug.\n');
       process.exitCode = 1;
     });
+}
+
+/** Raw fd output for the fast path: process.stdout (and the tty/net modules behind it) is never built. */
+const fdIO: FastIO = {
+  stdoutIsTTY() {
+    // Pipes, files and /dev/null (the usual `$(auth token)`, `> file`) are answered by fstat;
+    // only another character device needs the tty module (which loads net and streams).
+    try {
+      const st = fstatSync(1);
+      if (!st.isCharacterDevice()) return false;
+      const devNull = statSync('/dev/null');
+      if (st.rdev === devNull.rdev && st.ino === devNull.ino) return false;
+    } catch {
+      /* no /dev/null (Windows): ask tty */
+    }
+    return (require('node:tty') as typeof import('node:tty')).isatty(1);
+  },
+  write(fd, text) {
+    const buf = Buffer.from(text);
+    let off = 0;
+    while (off < buf.length) {
+      try {
+        off += writeSync(fd, buf, off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        // A non-blocking pipe that is full: let the stream queue the rest.
+        (fd === 1 ? process.stdout : process.stderr).write(buf.subarray(off));
+        return;
+      }
+    }
+  },
+};
+
+export function run(argv: string[]): void {
+  if (!argv.includes('token')) return runMain(argv);
+  fastToken(argv, process.env, fdIO).then(
+    (code) => {
+      if (code === undefined) runMain(argv);
+      else process.exitCode = code;
+    },
+    () => runMain(argv),
+  );
 }

@@ -3,6 +3,7 @@ import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../conf
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { TokenStore } from '../store/token-store.js';
+import { configIndexPath } from '../fast/config-index.js';
 
 /** Options every command accepts (DESIGN §2). */
 export interface GlobalOptions {
@@ -16,7 +17,7 @@ export interface ProfileContext {
 }
 
 export function loadProfile(deps: Deps, flags: ProfileFlags): ProfileContext {
-  const config = loadConfig(deps.paths.configFile);
+  const config = loadConfig(deps.paths.configFile, { indexFile: configIndexPath(deps.paths) });
   return { config, profile: resolveProfile(config, deps.env, flags) };
 }
 

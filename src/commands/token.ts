@@ -1,12 +1,11 @@
 import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
-import type { Credential } from '../store/credential.js';
 import { ensureFreshCredential } from '../flows/refresh.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import { clientSecretFor, loadProfile, storeFor } from './context.js';
+import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../fast/token-output.js';
 
-export const TOKEN_FORMATS = ['raw', 'json', 'header'] as const;
-export type TokenFormat = (typeof TOKEN_FORMATS)[number];
+export { formatToken, TOKEN_FORMATS, type TokenFormat } from '../fast/token-output.js';
 
 export interface TokenOptions {
   profile?: string;
@@ -15,24 +14,6 @@ export interface TokenOptions {
   idToken?: boolean;
   /** commander's --no-refresh sets this false. */
   refresh?: boolean;
-}
-
-/** The one formatter for `auth token` output (shared with the fast path). */
-export function formatToken(cred: Credential, format: TokenFormat, idToken: boolean): string {
-  if (idToken) return `${cred.idToken}\n`;
-  switch (format) {
-    case 'raw':
-      return `${cred.accessToken}\n`;
-    case 'header':
-      return `Authorization: Bearer ${cred.accessToken}\n`;
-    case 'json':
-      return `${JSON.stringify({
-        access_token: cred.accessToken,
-        token_type: cred.tokenType,
-        expires_at: cred.expiresAt === undefined ? null : Math.floor(cred.expiresAt / 1000),
-        scope: cred.scope,
-      })}\n`;
-  }
 }
 
 export function parseTokenOptions(opts: TokenOptions): { format: TokenFormat; minTtlMs: number } {
@@ -61,6 +42,6 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
   if (opts.idToken && !credential.idToken) {
     throw new AuthError('AUTH_NOT_LOGGED_IN', `Profile ${profile.name} holds no ID token (the sign-in did not use the openid scope).`);
   }
-  if (deps.io.stdoutIsTTY) deps.log.info('(This token grants access to your account; do not share it or paste it into untrusted places.)');
+  if (deps.io.stdoutIsTTY) deps.log.info(TTY_TOKEN_WARNING);
   deps.io.stdout.write(formatToken(credential, format, Boolean(opts.idToken)));
 }

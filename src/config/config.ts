@@ -1,16 +1,15 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { AuthError } from '../errors.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../store/fs-safe.js';
+import { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './names.js';
+import type { ConfigIndex } from '../fast/config-index.js';
 
 /**
  * config.yaml (DESIGN §3): non-secret settings only. A malformed file is an
  * error naming the file, line and field; it is never silently ignored and never
  * overwritten (saving refuses to touch a file that does not parse).
  */
-export const FLOWS = ['auto', 'browser', 'device'] as const;
-export const STORAGES = ['keychain', 'file', 'encrypted-file'] as const;
-export type Flow = (typeof FLOWS)[number];
-export type StorageKind = (typeof STORAGES)[number];
+export { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './names.js';
 
 export interface RedirectConfig { host?: string; port?: number; path?: string }
 export interface MfaConfig { required?: boolean; unlockMinutes?: number }
@@ -42,8 +41,6 @@ export interface Config {
   active?: string;
   profiles: Record<string, ProfileConfig>;
 }
-
-export const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 type FieldKind = 'string' | 'stringList' | 'flow' | 'storage' | 'port' | 'bool' | 'minutes' | 'object';
 const PROFILE_FIELDS: Record<string, FieldKind> = {
@@ -168,10 +165,28 @@ function parse(file: string, text: string): Loaded {
   }
 }
 
-export function loadConfig(file: string): Config {
+/**
+ * `indexFile`: also record the parsed result for the `auth token` fast path
+ * (src/fast/config-index.ts); best effort, rewritten only when it changed.
+ */
+export function loadConfig(file: string, options: { indexFile?: string } = {}): Config {
   const buf = readPrivateFile(file);
   if (!buf) return { profiles: {} };
-  return parse(file, buf.toString('utf8')).config;
+  const text = buf.toString('utf8');
+  const config = parse(file, text).config;
+  if (options.indexFile) saveConfigIndex(options.indexFile, file, text, config);
+  return config;
+}
+
+function saveConfigIndex(indexFile: string, configFile: string, text: string, config: Config): void {
+  const index: ConfigIndex = { v: 1, configFile, text, config };
+  const json = JSON.stringify(index);
+  try {
+    if (readPrivateFile(indexFile)?.toString('utf8') === json) return;
+    writePrivateFileAtomic(indexFile, json);
+  } catch {
+    // A cache: without it `auth token` only takes the slower path.
+  }
 }
 
 /**

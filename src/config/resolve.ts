@@ -1,5 +1,6 @@
 import { AuthError, usageError } from '../errors.js';
-import { PROFILE_NAME, STORAGES, type Config, type EndpointsConfig, type Flow, type MfaConfig, type ProfileConfig, type StorageKind } from './config.js';
+import type { Config, EndpointsConfig, MfaConfig, ProfileConfig } from './config.js';
+import { PROFILE_NAME, STORAGES, type Flow, type StorageKind } from './names.js';
 
 /** What the command line can say about a profile. Flags beat env beat file (DESIGN §3). */
 export interface ProfileFlags {
