@@ -23,6 +23,7 @@
  */
 
 import * as http from 'node:http';
+import * as https from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { generateKeyPair, exportJWK } from 'jose';
 
@@ -114,12 +115,15 @@ function loadModules() {
  *   each sandbox still has its own `kid`, and tokens differ by `iss`.
  * @property {Array<Record<string, any>>} [clients] Extra client metadata objects, merged with the built-in
  *   clients (same `client_id` replaces the built-in one).
+ * @property {{ key: string | Buffer, cert: string | Buffer }} [https] Serve over TLS with this key and
+ *   certificate (which must name 127.0.0.1); the issuer is then `https://127.0.0.1:<port>`.
  */
 
 /**
  * @typedef {object} SandboxEvent
  * @property {string} type Event name, e.g. `grant.success`, `grant.error`, `grant.revoked`,
- *   `refresh_token.consumed`, `revocation.success`, `device.poll`, `device.slow_down`.
+ *   `refresh_token.consumed`, `revocation.success`, `device.poll`, `device.slow_down`,
+ *   `http.request` (every request: `method`, `path`).
  * @property {number} at `Date.now()` when it happened.
  * @property {string} [grantType] Token endpoint `grant_type` (grant.* events).
  * @property {string} [clientId]
@@ -127,11 +131,13 @@ function loadModules() {
  * @property {string} [errorDescription]
  * @property {string} [grantId]
  * @property {string} [tokenType] `AccessToken` / `RefreshToken` (revocation.success).
+ * @property {string} [method] HTTP method (http.request).
+ * @property {string} [path] Request path (http.request).
  */
 
 /**
  * @typedef {object} Sandbox
- * @property {string} issuer `http://127.0.0.1:<port>` (no trailing slash).
+ * @property {string} issuer `http://127.0.0.1:<port>` (`https://` with the `https` option; no trailing slash).
  * @property {number} port
  * @property {string} clientId `auth-cli`, the public native client.
  * @property {{ clientId: string, clientSecret: string }} service Confidential client
@@ -170,6 +176,7 @@ export async function startSandbox(options = {}) {
     quiet = true,
     freshKey = false,
     clients: extraClients = [],
+    https: tls = undefined,
   } = options;
 
   let quietHeld = false;
@@ -185,7 +192,7 @@ export async function startSandbox(options = {}) {
     }
   };
 
-  const server = http.createServer();
+  const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }) : http.createServer();
   try {
     await new Promise((resolve, reject) => {
       server.once('error', reject);
@@ -200,7 +207,7 @@ export async function startSandbox(options = {}) {
   }
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const port = address.port;
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   try {
     const { Provider, errors, MemoryAdapter, LRU } = await loadModules();
@@ -397,6 +404,7 @@ export async function startSandbox(options = {}) {
 
     provider.use(async (/** @type {any} */ ctx, /** @type {() => Promise<void>} */ next) => {
       const path = ctx.path;
+      record({ type: 'http.request', at: Date.now(), method: ctx.method, path });
 
       // Authorization requests (GET/POST /auth, PAR POST /request): keep offline_access.
       // oidc-provider strips `offline_access` from a code-flow request unless `prompt`

@@ -14,8 +14,9 @@ const common = {
   format: 'cjs',
   logLevel: 'warning',
   legalComments: 'none',
-  // Native binding and the browser launcher (which finds its helper scripts next to itself) stay external.
-  external: ['@napi-rs/keyring', 'open'],
+  // Native binding and the browser launcher (which finds its helper scripts next to itself) stay external;
+  // so does undici, required only when a proxy variable is set (DESIGN §3).
+  external: ['@napi-rs/keyring', 'open', 'undici'],
   define: { __VERSION__: JSON.stringify(pkg.version) },
 };
 mkdirSync(join(root, 'dist'), { recursive: true });
