@@ -70,7 +70,9 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .option('--port <n>', 'fixed loopback port for the callback (default 0: any free port)', intArg('--port'))
     .option('--timeout <seconds>', 'give up after this many seconds (default 300)', intArg('--timeout'))
     .option('--no-qr', 'do not show a QR code in the device flow')
-    .addHelpText('after', '\nExamples:\n  auth login\n  auth login --issuer https://accounts.example.com --client-id my-cli\n  auth login --device            # over SSH or in a container\n')
+    .option('--with-token', 'read a token or API key from stdin (never argv) and store it')
+    .option('--client-credentials', 'service account: client_credentials grant (secret from --client-secret-env or the profile)')
+    .addHelpText('after', '\nExamples:\n  auth login\n  auth login --issuer https://accounts.example.com --client-id my-cli\n  auth login --device            # over SSH or in a container\n  auth login --with-token < token.txt\n  auth login --client-credentials --issuer https://login.example.com --client-id ci-bot --client-secret-env CI_BOT_SECRET\n')
     .action(run(async (deps, o) => {
       const { runLogin } = await import('./commands/login.js');
       const opts: Parameters<typeof runLogin>[0] = { color: deps.log.color };
@@ -86,6 +88,8 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       if (o.port !== undefined) opts.port = o.port as number;
       if (o.timeout !== undefined) opts.timeout = o.timeout as number;
       if (o.qr === false) opts.qr = false;
+      if (o.withToken) opts.withToken = true;
+      if (o.clientCredentials) opts.clientCredentials = true;
       await runLogin(opts, deps);
     }));
 

@@ -40,6 +40,9 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
     let report: string;
     if (opts.revoke === false) {
       report = 'removed locally (revocation skipped)';
+    } else if (cred.kind === 'static') {
+      // A token stored with --with-token was issued elsewhere; auth has no grant to revoke.
+      report = 'removed locally (a static token is not revoked by auth; revoke it where it was issued)';
     } else {
       const secretVar = profile.clientSecretEnv;
       const outcome = await revokeCredential(cred, deps, secretVar ? deps.env[secretVar] : undefined);

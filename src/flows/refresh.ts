@@ -8,6 +8,7 @@ import type { TokenStore } from '../store/token-store.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';
 import { credentialFromTokens } from './tokens.js';
+import { reissueServiceCredential } from './client-credentials.js';
 
 /**
  * The one refresh path (used by token, refresh, exec, status). DESIGN §5:
@@ -71,21 +72,16 @@ function expiredError(profile: string, why: string): AuthError {
 
 async function refreshCredential(cred: Credential, req: FreshnessRequest): Promise<Credential> {
   const { deps, profile } = req;
+  // Service accounts have no refresh token: the client_credentials grant runs again (one path for login and re-issue).
+  if (cred.kind === 'client_credentials') return reissueServiceCredential(cred, profile, req.clientSecret, deps);
   // R06/R54: refresh only at the issuer that issued the token.
   const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}) }, deps);
   const now = deps.clock.now();
   let tokens;
   try {
-    if (cred.kind === 'client_credentials') {
-      const params: Record<string, string> = {};
-      if (cred.scope) params.scope = cred.scope;
-      if (cred.resources?.length === 1) params.resource = cred.resources[0]!;
-      tokens = await client.clientCredentialsGrant(config, params);
-    } else {
-      const params: Record<string, string> = {};
-      if (cred.resources?.length === 1) params.resource = cred.resources[0]!;
-      tokens = await client.refreshTokenGrant(config, cred.refreshToken!, params);
-    }
+    const params: Record<string, string> = {};
+    if (cred.resources?.length === 1) params.resource = cred.resources[0]!;
+    tokens = await client.refreshTokenGrant(config, cred.refreshToken!, params);
   } catch (e) {
     const code = oauthErrorCode(e);
     if (code === 'invalid_grant' && cred.kind === 'oauth') {

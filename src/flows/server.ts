@@ -14,6 +14,8 @@ export interface ServerOptions {
   issuer: string;
   clientId: string;
   clientSecret?: string;
+  /** Client authentication other than a secret (private_key_jwt for service accounts); wins over clientSecret. */
+  clientAuth?: client.ClientAuth;
 }
 
 const ENDPOINT_FIELDS = [
@@ -24,7 +26,7 @@ const ENDPOINT_FIELDS = [
 export async function connectServer(options: ServerOptions, deps: Deps): Promise<client.Configuration> {
   const issuerUrl = new URL(options.issuer);
   const insecureLoopback = isLoopbackHttp(issuerUrl);
-  const auth = options.clientSecret ? client.ClientSecretBasic(options.clientSecret) : client.None();
+  const auth = options.clientAuth ?? (options.clientSecret ? client.ClientSecretBasic(options.clientSecret) : client.None());
   let config: client.Configuration;
   try {
     config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
