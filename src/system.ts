@@ -29,7 +29,7 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     platform: process.platform,
     hostname: hostname(),
     clock: testClock(env) ?? { now: () => Date.now() },
-    fetch: loggingFetch(log),
+    fetch: loggingFetch(log, networkFetch(env, log)),
     paths,
     browser: systemBrowser(env, process.platform, log),
     log,
@@ -51,8 +51,32 @@ function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
   return { now: () => fixed };
 }
 
+const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
+
+/**
+ * DESIGN §3: every request honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY through
+ * undici's EnvHttpProxyAgent — loaded only when a proxy variable is set (Node
+ * 20's bundled fetch cannot take a proxy, and its undici is not importable).
+ * Custom CAs need nothing here: Node reads NODE_EXTRA_CA_CERTS at startup and
+ * both fetches use its TLS defaults.
+ */
+export function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch {
+  const proxy = PROXY_VARIABLES.find((name) => env[name]);
+  if (!proxy) return fetch;
+  let proxied: Promise<typeof fetch> | undefined;
+  return async (input, init) => {
+    proxied ??= import('undici').then(({ fetch: undiciFetch, EnvHttpProxyAgent }) => {
+      log.debug(`using the proxy from ${proxy}${env.NO_PROXY || env.no_proxy ? ' (NO_PROXY honoured)' : ''}`);
+      const dispatcher = new EnvHttpProxyAgent();
+      return ((url: Parameters<typeof fetch>[0], options?: RequestInit) =>
+        undiciFetch(url as Parameters<typeof undiciFetch>[0], { ...(options as object), dispatcher } as Parameters<typeof undiciFetch>[1])) as unknown as typeof fetch;
+    });
+    return (await proxied)(input, init);
+  };
+}
+
 /** Debug lines name method, redacted URL, status and time — never bodies or headers (SECURITY R87). */
-function loggingFetch(log: Logger): typeof fetch {
+function loggingFetch(log: Logger, fetch: typeof globalThis.fetch): typeof globalThis.fetch {
   if (!log.debugEnabled) return fetch;
   return async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
