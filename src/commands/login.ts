@@ -5,6 +5,7 @@ import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
 import { accountLabel, type Credential } from '../store/credential.js';
 import { connectServer } from '../flows/server.js';
+import { accountFromUserinfo } from '../providers/resolve.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import { checkIdTokenPolicy, credentialFromTokens } from '../flows/tokens.js';
 import { sanitize } from '../ui/text.js';
@@ -76,6 +77,11 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
     const claims = tokens.claims();
     if (claims) checkIdTokenPolicy(claims, clientId, deps.clock.now());
     const cred = credentialFromTokens(tokens, { kind: 'oauth', issuer, clientId, now: deps.clock.now(), requestedScopes: profile.scopes, resources: profile.resources });
+    // Plain OAuth 2 (GitHub): no ID token, so the account comes from the user info endpoint.
+    if (!cred.account && !tokens.id_token) {
+      const account = await accountFromUserinfo(server, cred.accessToken, deps);
+      if (account) cred.account = account;
+    }
     // Nothing is stored until every check passed (SECURITY R44).
     await store.set(profile.name, cred);
     stored = cred;

@@ -3,6 +3,7 @@ import { isLoopbackHttp } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { fromProtocolError } from './protocol-errors.js';
+import { checkDiscoveredIssuer, describeServer, wrapFetch, type ServerDescription, type ServerFetch } from '../providers/resolve.js';
 
 /**
  * Builds the openid-client Configuration for an issuer: discovery pinned to the
@@ -16,6 +17,8 @@ export interface ServerOptions {
   clientSecret?: string;
   /** Client authentication other than a secret (private_key_jwt for service accounts); wins over clientSecret. */
   clientAuth?: client.ClientAuth;
+  /** How to reach the provider (providers/resolve.ts); by default looked up from the config by issuer. */
+  server?: ServerDescription;
 }
 
 const ENDPOINT_FIELDS = [
@@ -26,9 +29,18 @@ const ENDPOINT_FIELDS = [
 export async function connectServer(options: ServerOptions, deps: Deps): Promise<client.Configuration> {
   const issuerUrl = new URL(options.issuer);
   const insecureLoopback = isLoopbackHttp(issuerUrl);
-  const auth = options.clientAuth ?? (options.clientSecret ? client.ClientSecretBasic(options.clientSecret) : client.None());
+  // Presets without discovery (GitHub) and profiles naming their endpoints bring explicit metadata (DESIGN §8).
+  const server = options.server ?? describeServer(options.issuer, deps);
+  const secretAuth = server.tokenEndpointAuth === 'client_secret_post' ? client.ClientSecretPost : client.ClientSecretBasic;
+  const auth = options.clientAuth ?? (options.clientSecret ? secretAuth(options.clientSecret) : client.None());
+  const baseFetch: ServerFetch = (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit);
   let config: client.Configuration;
-  try {
+  if (server.metadata) {
+    checkEndpoints(server.metadata);
+    config = new client.Configuration(server.metadata, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth);
+    // checkEndpoints allowed plain http only for loopback test servers (R02).
+    if (Object.values(server.metadata).some((v) => typeof v === 'string' && v.startsWith('http:'))) client.allowInsecureRequests(config);
+  } else try {
     config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
       execute: insecureLoopback ? [client.allowInsecureRequests] : [],
       [client.customFetch]: (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit),
@@ -44,6 +56,9 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
     }
     throw err;
   }
+  if (!server.metadata) checkDiscoveredIssuer(options.issuer, config.serverMetadata().issuer, server.acceptIssuer);
+  // The preset's wire-quirk adapter (GitHub) wraps our fetch; the flows never see the quirks.
+  config[client.customFetch] = wrapFetch(server, config.serverMetadata(), baseFetch);
   checkEndpoints(config.serverMetadata());
   client.enableNonRepudiationChecks(config);
   return config;
