@@ -7,6 +7,9 @@ import type { PageContent } from '../ui/html.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
+/** Response parameters of the implicit / hybrid flows (RFC 6749 §4.2.2, OIDC Core §3.3.2.5). */
+const IMPLICIT_PARAMS = ['access_token', 'id_token', 'token', 'refresh_token'];
+
 /**
  * Authorization code flow for a native app through the system browser
  * (RFC 8252 + RFC 7636 + RFC 9700). Never writes to a stream: progress goes
@@ -79,6 +82,12 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
     cb.onCallback();
     let tokens: TokenResponse;
     try {
+      // SECURITY R08: only the code flow. openid-client refuses `id_token`/`token` in the
+      // response but not `access_token`; a response carrying tokens is never exchanged.
+      const implicit = IMPLICIT_PARAMS.find((p) => callback.url.searchParams.has(p));
+      if (implicit) {
+        throw new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the response to the callback carried "${implicit}", which only the implicit or hybrid flow sends; auth uses the authorization code flow only, so nothing was exchanged.`);
+      }
       // The URL is the stored redirect URI plus the received query (SECURITY R26);
       // openid-client checks iss (RFC 9207), state, error and duplicates (R27–R31).
       const tokenParams: Record<string, string> = {};
@@ -94,7 +103,12 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
         ? new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the provider answered ${sanitize(e.error, 80)}${e.error_description ? `: ${sanitize(e.error_description)}` : ''}.`, {
           hint: e.error === 'access_denied' ? 'Run `auth login` again and approve the request in the browser.' : undefined,
         } as { hint?: string })
-        : fromProtocolError(e, 'Sign-in');
+        : issuerMismatch(e)
+          // RFC 9207 / SECURITY R29: the response names no issuer or another one (mix-up defence).
+          ? new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the response did not identify ${o.config.serverMetadata().issuer} as its sender (missing or wrong "iss"), so it may come from another provider; nothing was exchanged.`, {
+            hint: 'Run `auth login` again; if it repeats, check which sign-in pages your browser is using.',
+          })
+          : fromProtocolError(e, 'Sign-in');
       callback.respond({ ok: false, title: 'Sign-in failed', lines: [err.message, 'You can close this tab and check your terminal.'] });
       throw err;
     }
@@ -109,4 +123,11 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
   } finally {
     await server.close();
   }
+}
+
+/** openid-client's RFC 9207 failure: `iss` missing although advertised, or not the issuer. */
+function issuerMismatch(e: unknown): boolean {
+  const inner = (e as { cause?: unknown }).cause;
+  const text = `${(e as Error)?.message ?? ''} ${inner instanceof Error ? inner.message : ''}`;
+  return /"iss" \(issuer\)/.test(text);
 }

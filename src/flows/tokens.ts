@@ -15,16 +15,21 @@ const CLOCK_TOLERANCE_S = 60;
  * beyond the client_id, and an `iat` that is neither in the future nor stale.
  */
 export function checkIdTokenPolicy(claims: client.IDToken, clientId: string, nowMs: number): void {
+  checkIdTokenAudience(claims, clientId);
+  const now = Math.floor(nowMs / 1000);
+  if (typeof claims.iat !== 'number' || claims.iat > now + CLOCK_TOLERANCE_S || claims.iat < now - MAX_ID_TOKEN_AGE_S) {
+    throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token has an issue time (iat) outside the accepted window; check this computer\'s clock.');
+  }
+}
+
+/** R38 (policy): the ID token is for this client alone; applied to refreshed ID tokens too. */
+function checkIdTokenAudience(claims: client.IDToken, clientId: string): void {
   const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (aud.some((a) => a !== clientId)) {
     throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token is also addressed to other clients, which auth does not accept.');
   }
   if (claims.azp !== undefined && claims.azp !== clientId) {
     throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token was issued to a different client (azp).');
-  }
-  const now = Math.floor(nowMs / 1000);
-  if (typeof claims.iat !== 'number' || claims.iat > now + CLOCK_TOLERANCE_S || claims.iat < now - MAX_ID_TOKEN_AGE_S) {
-    throw new AuthError('AUTH_PROVIDER_ERROR', 'The ID token has an issue time (iat) outside the accepted window; check this computer\'s clock.');
   }
 }
 
@@ -71,6 +76,8 @@ export function credentialFromTokens(
   const idToken = tokens.id_token ?? ctx.previous?.idToken;
   if (idToken) cred.idToken = idToken;
   const claims = tokens.claims();
+  // A refresh (ctx.previous) is not checked by the login path's checkIdTokenPolicy: apply the audience part here.
+  if (claims && ctx.previous && tokens.id_token) checkIdTokenAudience(claims, ctx.clientId);
   if (claims && ctx.previous?.idToken && tokens.id_token) checkRefreshedIdentity(ctx.previous, claims);
   const account = accountFromClaims(claims as Record<string, unknown> | undefined) ?? ctx.previous?.account;
   if (account) cred.account = account;
@@ -82,8 +89,13 @@ export function credentialFromTokens(
 function checkRefreshedIdentity(previous: Credential, claims: client.IDToken): void {
   const before = decodePayload(previous.idToken!);
   if (!before) return;
-  const same = (k: string) => JSON.stringify(before[k]) === JSON.stringify((claims as Record<string, unknown>)[k]);
-  if (!same('iss') || !same('sub') || !same('aud') || (before.azp !== undefined && !same('azp'))) {
+  const after = claims as Record<string, unknown>;
+  const same = (k: string) => JSON.stringify(before[k]) === JSON.stringify(after[k]);
+  // auth_time, when present, must still be the original authentication's; a nonce, when
+  // present, must be the original one (a refresh request sends none).
+  const authTimeChanged = after.auth_time !== undefined && before.auth_time !== undefined && !same('auth_time');
+  const nonceChanged = after.nonce !== undefined && !same('nonce');
+  if (!same('iss') || !same('sub') || !same('aud') || (before.azp !== undefined && !same('azp')) || authTimeChanged || nonceChanged) {
     throw new AuthError('AUTH_SESSION_ENDED', 'The provider returned an ID token for a different identity during refresh; the session was ended for safety.', {
       hint: 'Run `auth login` to sign in again.',
     });

@@ -20,6 +20,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   input?: string;
   timeoutMs?: number;
+  /** Working directory of the CLI (default: the test runner's). */
+  cwd?: string;
 }
 
 /** A temp AUTH_HOME; removed by the returned cleanup. */
@@ -38,6 +40,9 @@ export function baseEnv(home: string, extra: Record<string, string | undefined> 
     NO_COLOR: '1',
     LANG: 'C.UTF-8',
     AUTH_BROWSER: SCRIPTED_BROWSER,
+    // No test reaches a real keyring: without this the keyring library would try the
+    // default session bus ($XDG_RUNTIME_DIR/bus). Keychain tests pass their private bus.
+    DBUS_SESSION_BUS_ADDRESS: 'disabled:',
   };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
@@ -50,6 +55,7 @@ export function spawnCli(args: string[], opts: CliOptions): ChildProcess & { res
   const child = spawn(process.execPath, [BIN, ...args], {
     env: baseEnv(opts.home, opts.env),
     stdio: ['pipe', 'pipe', 'pipe'],
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
   });
   let stdout = '';
   let stderr = '';
