@@ -106,14 +106,17 @@ describe('R20–R22 the listener', () => {
     expect(await connectionRefused(w.port)).toBe(true);
   });
 
-  it('R22: Ctrl-C (SIGINT) closes the listener and exits 130', async () => {
-    const w = await waitingLogin();
-    w.child.kill('SIGINT');
-    const res = await w.child.result;
-    expect(res.code).toBe(130);
-    expect(await connectionRefused(w.port)).toBe(true);
-    expectNothingStored(w.s);
-  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`R22: ${signal} closes the listener and exits 130`, async () => {
+      const w = await waitingLogin();
+      w.child.kill(signal);
+      const res = await w.child.result;
+      expect(res.code).toBe(130);
+      expect(res.stderr).toMatch(/Interrupted/);
+      expect(await connectionRefused(w.port)).toBe(true);
+      expectNothingStored(w.s);
+    });
+  }
 });
 
 describe('R23–R25 junk requests', () => {
@@ -319,7 +322,7 @@ describe('R27–R31 authorization response validation', () => {
 });
 
 describe('issue 5: hostile input at the loopback callback', () => {
-  it('huge query strings and headers are refused without ending or blocking the sign-in', async () => {
+  it('R23: huge query strings and headers are refused without ending or blocking the sign-in', async () => {
     const w = await waitingLogin();
     const big = 'A'.repeat(100_000);
     const hugeQuery = await rawGet(w.port, cb(`code=${big}&state=${w.state}`)).catch((e: Error) => e);
@@ -336,7 +339,7 @@ describe('issue 5: hostile input at the loopback callback', () => {
     await w.finish();
   });
 
-  it('an attacker request racing the real browser neither completes nor aborts the sign-in; the stored token is the genuine one', async () => {
+  it('R27: an attacker request racing the real browser neither completes nor aborts the sign-in; the stored token is the genuine one', async () => {
     const w = await waitingLogin();
     const attackerQuery = (i: number) => `code=CODE_attacker${i}&state=${i % 2 ? '' : 'guess'}&iss=${encodeURIComponent(w.fake.issuer)}`;
     const [attacks, real] = await Promise.all([
@@ -353,7 +356,7 @@ describe('issue 5: hostile input at the loopback callback', () => {
     expect(w.s.stored()?.access_token).toBe(w.fake.issued.accessTokens[0]);
   });
 
-  it('a wrong-state error callback with HTML and escapes is ignored (400, not reflected) and the sign-in continues', async () => {
+  it('R25 R31: a wrong-state error callback with HTML and escapes is ignored (400, not reflected) and the sign-in continues', async () => {
     const w = await waitingLogin();
     const evil = new URLSearchParams({ error: 'access_denied', error_description: '<b>x</b>\u001b[31m<script>alert(1)</script>', state: 'forged' });
     const res = await rawGet(w.port, cb(evil.toString()));

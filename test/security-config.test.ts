@@ -164,7 +164,6 @@ describe('R04 back-channel requests never follow redirects', () => {
     expect((await s.login(fake)).code).toBe(0);
     const before = s.stored();
     fake.tokenScript.push({ status: 307, headers: { Location: `${thief.url}/steal` } });
-    fake.metadata.jwks_uri = `${fake.base}/jwks`;
     const res = await s.run(['refresh', '--force']);
     expect(res.code).not.toBe(0);
     expect(thief.hits).toEqual([]);

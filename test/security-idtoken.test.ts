@@ -84,6 +84,18 @@ describe('R38–R42 ID token validation at login', () => {
     await expectRejected(fake, s, res.stderr, res.code);
   });
 
+  it.concurrent('R42 R44: a refresh whose ID token has a flipped signature byte is not used; the stored credential stays', async () => {
+    const { fake, s } = await setup();
+    expect((await s.login(fake)).code).toBe(0);
+    const before = s.stored();
+    fake.idToken = { mode: 'flip' };
+    const res = await s.run(['refresh', '--force']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/signature/);
+    expect(res.stderr).not.toContain(fake.issued.accessTokens[1]!);
+    expect(s.stored()).toEqual(before);
+  });
+
   it.concurrent('R42: after a key rotation (new kid) a refreshed ID token is accepted, with one JWKS fetch', async () => {
     const { fake, s } = await setup();
     expect((await s.login(fake)).code).toBe(0);
