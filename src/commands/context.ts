@@ -25,16 +25,21 @@ export function storeFor(profile: ResolvedProfile, deps: Deps): Promise<TokenSto
   return deps.openStore(profile.storage, profile.name);
 }
 
-/** A client secret is only ever read from the environment variable the profile names (never argv). */
-export function clientSecretFor(profile: ResolvedProfile, deps: Deps): string | undefined {
+/**
+ * The client secret: from the environment variable the profile names (never argv), else
+ * the one stored with the profile's credentials (store/client-secret.ts: the wizard puts it
+ * there and the config only names it).
+ */
+export async function clientSecretFor(profile: ResolvedProfile, deps: Deps): Promise<string | undefined> {
   if (!profile.clientSecretEnv) return undefined;
   const value = deps.env[profile.clientSecretEnv];
-  if (!value) {
-    throw new AuthError('AUTH_USAGE', `The client secret variable ${profile.clientSecretEnv} is not set.`, {
-      hint: `Export ${profile.clientSecretEnv} with the client secret before running auth.`,
-    });
-  }
-  return value;
+  if (value) return value;
+  const { readClientSecret } = await import('../store/client-secret.js');
+  const stored = await readClientSecret(profile, deps);
+  if (stored) return stored;
+  throw new AuthError('AUTH_USAGE', `The client secret variable ${profile.clientSecretEnv} is not set, and no client secret is stored for profile ${profile.name}.`, {
+    hint: `Export ${profile.clientSecretEnv} with the client secret before running auth, or store it with \`auth setup\`.`,
+  });
 }
 
 export function loginHint(profile: string): string {

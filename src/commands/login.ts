@@ -61,7 +61,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   }
   const timeoutSeconds = opts.timeout ?? 300;
   if (!(timeoutSeconds > 0)) throw usageError('--timeout must be a positive number of seconds.');
-  const clientSecret = clientSecretFor(profile, deps);
+  const clientSecret = await clientSecretFor(profile, deps);
   const store = await storeFor(profile, deps);
 
   const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, ...(clientSecret ? { clientSecret } : {}) }, deps);

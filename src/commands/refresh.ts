@@ -12,7 +12,7 @@ export interface RefreshOptions {
 export async function runRefresh(opts: RefreshOptions, deps: Deps): Promise<void> {
   const { profile } = loadProfile(deps, { profile: opts.profile });
   const store = await storeFor(profile, deps);
-  const secret = profile.clientSecretEnv ? clientSecretFor(profile, deps) : undefined;
+  const secret = profile.clientSecretEnv ? await clientSecretFor(profile, deps) : undefined;
   const { credential, refreshed } = await ensureFreshCredential({
     profile: profile.name,
     store,

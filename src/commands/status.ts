@@ -55,9 +55,10 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
     };
     try {
       const store = await deps.openStore(profile.storage, name);
+      const cred = await store.get(name);
+      // After the read: it settles whether the keychain answered (else the file fallback holds it).
       row.storage = store.kind;
       row.location = store.describe(name);
-      const cred = await store.get(name);
       if (cred) {
         row.loggedIn = true;
         row.kind = cred.kind;

@@ -30,7 +30,7 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
   const { profile } = loadProfile(deps, { profile: opts.profile });
   await requireUnlocked(profile, deps);
   const store = await storeFor(profile, deps);
-  const secret = profile.clientSecretEnv ? clientSecretFor(profile, deps) : undefined;
+  const secret = profile.clientSecretEnv ? await clientSecretFor(profile, deps) : undefined;
   const { credential } = await ensureFreshCredential({
     profile: profile.name,
     store,

@@ -1,92 +1,138 @@
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { join } from 'node:path';
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { parseCredential, serializeCredential, type Credential } from './credential.js';
+import { ENCRYPTED_MAGIC, isEncryptedBlob, storeFilePath } from './file.js';
 import { readPrivateFile, removeFile, writePrivateFileAtomic } from './fs-safe.js';
-import type { TokenStore } from './token-store.js';
+import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
  * `encrypted-file` store (DESIGN §4): AES-256-GCM under a key derived with
- * scrypt from AUTH_PASSPHRASE (or a prompted passphrase). Layout:
+ * scrypt from AUTH_PASSPHRASE (or a passphrase asked on the terminal). File:
  *   "AUTHENC" | version (1 byte) | salt (16) | nonce (12) | ciphertext | tag (16)
- * with everything before the ciphertext authenticated as associated data.
+ * A fresh salt and nonce on every write; the header is authenticated as
+ * associated data, so changing any byte (version included) fails decryption.
  */
-const MAGIC = Buffer.from('AUTHENC');
 const VERSION = 1;
+const SALT = 16;
+const NONCE = 12;
+const TAG = 16;
+const HEADER = ENCRYPTED_MAGIC.length + 1 + SALT + NONCE;
+// scrypt cost: N=2^15, r=8 (32 MiB, ~0.1 s) — OWASP's minimum for interactive use.
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
 
-export class EncryptedFileStore implements TokenStore {
+function deriveKey(passphrase: string, salt: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(passphrase.normalize('NFC'), salt, 32, SCRYPT, (e, key) => (e ? reject(e) : resolve(key))));
+}
+
+export async function encryptSecret(passphrase: string, plaintext: string): Promise<Buffer> {
+  const salt = randomBytes(SALT);
+  const nonce = randomBytes(NONCE);
+  const header = Buffer.concat([ENCRYPTED_MAGIC, Buffer.from([VERSION]), salt, nonce]);
+  const cipher = createCipheriv('aes-256-gcm', await deriveKey(passphrase, salt), nonce);
+  cipher.setAAD(header);
+  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return Buffer.concat([header, body, cipher.getAuthTag()]);
+}
+
+/** undefined when the passphrase is wrong or any byte of the blob was changed (GCM cannot tell which). */
+export async function decryptSecret(passphrase: string, blob: Buffer): Promise<string | undefined> {
+  const header = blob.subarray(0, HEADER);
+  const salt = header.subarray(ENCRYPTED_MAGIC.length + 1, ENCRYPTED_MAGIC.length + 1 + SALT);
+  const nonce = header.subarray(ENCRYPTED_MAGIC.length + 1 + SALT);
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', await deriveKey(passphrase, salt), nonce);
+    decipher.setAAD(header);
+    decipher.setAuthTag(blob.subarray(blob.length - TAG));
+    return Buffer.concat([decipher.update(blob.subarray(HEADER, blob.length - TAG)), decipher.final()]).toString('utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+// One passphrase per process: a command that reads the credential and the client secret asks once.
+let cachedPassphrase: string | undefined;
+// Files this process has decrypted with that passphrase.
+const opened = new Set<string>();
+
+function wrongPassphrase(file: string, key: string): AuthError {
+  const profile = key.split(':')[0]!;
+  return new AuthError('AUTH_NOT_LOGGED_IN', `Cannot decrypt ${file}: the passphrase is wrong, or the file was modified.`, {
+    hint: `Check AUTH_PASSPHRASE and try again; the file was left untouched. If the passphrase is lost, \`auth logout -p ${profile} --no-revoke\` removes the file.`,
+  });
+}
+
+export class EncryptedFileVault implements SecretVault {
   readonly kind = 'encrypted-file' as const;
-  private passphrase: string | undefined;
-  constructor(private readonly dir: string, private readonly deps: Deps) {}
+  constructor(private readonly dir: string, private readonly deps: Deps, private readonly warn?: (message: string) => void) {}
 
-  path(profile: string): string {
-    return join(this.dir, `${profile}.json.enc`);
+  path(key: string): string {
+    return storeFilePath(this.dir, key);
   }
 
-  describe(profile: string): string {
-    return `encrypted file ${this.path(profile)}`;
+  describe(key: string): string {
+    return `encrypted file ${this.path(key)}`;
   }
 
-  private async getPassphrase(): Promise<string> {
-    if (this.passphrase) return this.passphrase;
+  private async passphrase(confirm: boolean): Promise<string> {
+    if (cachedPassphrase) return cachedPassphrase;
     const fromEnv = this.deps.env.AUTH_PASSPHRASE;
-    if (fromEnv) return (this.passphrase = fromEnv);
+    if (fromEnv) return (cachedPassphrase = fromEnv);
     if (!this.deps.io.stdinIsTTY || !this.deps.io.stderrIsTTY) {
-      throw new AuthError('AUTH_NOT_LOGGED_IN', 'The encrypted credential store needs a passphrase.', {
-        hint: 'Set AUTH_PASSPHRASE, or run the command in a terminal to be asked for it.',
+      throw new AuthError('AUTH_NOT_LOGGED_IN', 'The encrypted credential store needs a passphrase, and there is no terminal to ask for it.', {
+        hint: 'Set AUTH_PASSPHRASE, or run the command in a terminal.',
       });
     }
     const { password } = await import('@inquirer/prompts');
-    const answer = await password(
-      { message: 'Passphrase for the encrypted credential store', mask: true },
-      { input: this.deps.io.stdin, output: this.deps.io.stderr, signal: this.deps.signal },
-    );
+    const ask = (message: string) =>
+      password({ message, mask: true }, { input: this.deps.io.stdin, output: this.deps.io.stderr, signal: this.deps.signal });
+    const answer = await ask(confirm ? 'New passphrase for the encrypted credential store' : 'Passphrase for the encrypted credential store');
     if (!answer) throw new AuthError('AUTH_USAGE', 'An empty passphrase cannot protect the credential store.');
-    return (this.passphrase = answer);
-  }
-
-  async get(profile: string): Promise<Credential | undefined> {
-    const blob = readPrivateFile(this.path(profile));
-    if (!blob) return undefined;
-    const headerLength = MAGIC.length + 1 + 16 + 12;
-    if (blob.length < headerLength + 16 || !blob.subarray(0, MAGIC.length).equals(MAGIC) || blob[MAGIC.length] !== VERSION) {
-      throw new AuthError('AUTH_STORAGE', `${this.path(profile)} is not an encrypted credential file this version can read.`);
+    if (confirm && (await ask('Repeat the passphrase')) !== answer) {
+      throw new AuthError('AUTH_USAGE', 'The passphrases did not match; nothing was stored.');
     }
-    const header = blob.subarray(0, headerLength);
-    const salt = header.subarray(MAGIC.length + 1, MAGIC.length + 17);
-    const nonce = header.subarray(MAGIC.length + 17);
-    const tag = blob.subarray(blob.length - 16);
-    const key = scryptSync(await this.getPassphrase(), salt, 32, SCRYPT);
-    let plain: Buffer;
-    try {
-      const decipher = createDecipheriv('aes-256-gcm', key, nonce);
-      decipher.setAAD(header);
-      decipher.setAuthTag(tag);
-      plain = Buffer.concat([decipher.update(blob.subarray(headerLength, blob.length - 16)), decipher.final()]);
-    } catch {
-      throw new AuthError('AUTH_NOT_LOGGED_IN', `Cannot decrypt ${this.path(profile)}: wrong passphrase, or the file was modified.`, {
-        hint: 'Check AUTH_PASSPHRASE. The file was left untouched.',
-      });
+    return (cachedPassphrase = answer);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const file = this.path(key);
+    const blob = readPrivateFile(file, this.warn ? { private: true, warn: this.warn } : { private: true });
+    // A plain-text file belongs to the `file` store: not ours to read.
+    if (!blob || !isEncryptedBlob(blob)) return undefined;
+    if (blob.length < HEADER + TAG || blob[ENCRYPTED_MAGIC.length] !== VERSION) {
+      throw new AuthError('AUTH_STORAGE', `${file} is not an encrypted credential file this version of auth can read.`);
     }
-    const cred = parseCredential(plain.toString('utf8'));
-    if (!cred) throw new AuthError('AUTH_STORAGE', `The decrypted credential in ${this.path(profile)} is damaged.`);
-    return cred;
+    const plain = await decryptSecret(await this.passphrase(false), blob);
+    if (plain === undefined) throw wrongPassphrase(file, key);
+    opened.add(file);
+    return plain;
   }
 
-  async set(profile: string, credential: Credential): Promise<void> {
-    const salt = randomBytes(16);
-    const nonce = randomBytes(12);
-    const header = Buffer.concat([MAGIC, Buffer.from([VERSION]), salt, nonce]);
-    const key = scryptSync(await this.getPassphrase(), salt, 32, SCRYPT);
-    const cipher = createCipheriv('aes-256-gcm', key, nonce);
-    cipher.setAAD(header);
-    const body = Buffer.concat([cipher.update(serializeCredential(credential), 'utf8'), cipher.final()]);
-    writePrivateFileAtomic(this.path(profile), Buffer.concat([header, body, cipher.getAuthTag()]));
+  async set(key: string, value: string): Promise<void> {
+    const file = this.path(key);
+    const existing = readPrivateFile(file, { private: true });
+    const encrypted = existing !== undefined && isEncryptedBlob(existing);
+    const passphrase = await this.passphrase(!encrypted);
+    // Never re-key an existing file under a passphrase that does not open it: a typo
+    // in AUTH_PASSPHRASE would otherwise lock the user out of their other secrets.
+    if (encrypted && !opened.has(file) && (await decryptSecret(passphrase, existing)) === undefined) throw wrongPassphrase(file, key);
+    const blob = await encryptSecret(passphrase, value);
+    writePrivateFileAtomic(file, blob, this.warn ? { warn: this.warn } : {});
+    opened.add(file);
   }
 
-  async delete(profile: string): Promise<boolean> {
-    return removeFile(this.path(profile));
+  async delete(key: string): Promise<boolean> {
+    return removeFile(this.path(key));
+  }
+}
+
+/** `encrypted-file` store: the same <state>/credentials/<profile>.json path, encrypted. */
+export class EncryptedFileStore extends VaultTokenStore {
+  declare readonly vault: EncryptedFileVault;
+  constructor(dir: string, deps: Deps, warn?: (message: string) => void) {
+    super(new EncryptedFileVault(dir, deps, warn));
+  }
+
+  path(profile: string): string {
+    return this.vault.path(profile);
   }
 }

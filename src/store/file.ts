@@ -1,43 +1,83 @@
 import { join } from 'node:path';
-import { AuthError } from '../errors.js';
-import { parseCredential, serializeCredential, type Credential } from './credential.js';
-import { readPrivateFile, removeFile, writePrivateFileAtomic } from './fs-safe.js';
-import type { TokenStore } from './token-store.js';
+import type { Credential } from './credential.js';
+import { readPrivateFile, removeFile, writePrivateFileAtomic, type PrivateFileOptions } from './fs-safe.js';
+import { credentialFromSecret, VaultTokenStore, type SecretVault } from './vault.js';
 
-/** `file` store: <state>/credentials/<profile>.json, 0600 in a 0700 dir, atomic writes. */
-export class FileStore implements TokenStore {
+/**
+ * The first bytes of an `encrypted-file` store file. Both file stores use the
+ * same path (DESIGN §4 "the same file"); the content says which one wrote it.
+ */
+export const ENCRYPTED_MAGIC = Buffer.from('AUTHENC');
+
+export function isEncryptedBlob(buf: Buffer): boolean {
+  return buf.length >= ENCRYPTED_MAGIC.length && buf.subarray(0, ENCRYPTED_MAGIC.length).equals(ENCRYPTED_MAGIC);
+}
+
+/**
+ * The file for a key: `<profile>.json` for a credential (DESIGN §4),
+ * `<profile>.client-secret` for `<profile>:client-secret`.
+ */
+export function storeFilePath(dir: string, key: string): string {
+  const colon = key.indexOf(':');
+  return colon < 0 ? join(dir, `${key}.json`) : join(dir, `${key.slice(0, colon)}.${key.slice(colon + 1)}`);
+}
+
+/** `file` vault: plain text, 0600 in a 0700 dir, atomic writes, no symlinks (SECURITY R74–R77). */
+export class FileVault implements SecretVault {
   readonly kind = 'file' as const;
-  constructor(private readonly dir: string) {}
+  constructor(readonly dir: string, private readonly warn?: (message: string) => void) {}
+
+  path(key: string): string {
+    return storeFilePath(this.dir, key);
+  }
+
+  describe(key: string): string {
+    return `file ${this.path(key)}`;
+  }
+
+  private opts(): PrivateFileOptions {
+    return this.warn ? { private: true, warn: this.warn } : { private: true };
+  }
+
+  /** The raw bytes at the key's path, whichever file store wrote them. */
+  read(key: string): Buffer | undefined {
+    return readPrivateFile(this.path(key), this.opts());
+  }
+
+  getSync(key: string): string | undefined {
+    const buf = this.read(key);
+    // An encrypted file belongs to the encrypted-file store: not ours to read.
+    if (!buf || isEncryptedBlob(buf)) return undefined;
+    return buf.toString('utf8');
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.getSync(key);
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    writePrivateFileAtomic(this.path(key), value, this.warn ? { warn: this.warn } : {});
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return removeFile(this.path(key));
+  }
+}
+
+/** `file` store: <state>/credentials/<profile>.json. */
+export class FileStore extends VaultTokenStore {
+  declare readonly vault: FileVault;
+  constructor(dir: string, warn?: (message: string) => void) {
+    super(new FileVault(dir, warn));
+  }
 
   path(profile: string): string {
-    return join(this.dir, `${profile}.json`);
+    return this.vault.path(profile);
   }
 
-  describe(profile: string): string {
-    return `file ${this.path(profile)}`;
-  }
-
-  async get(profile: string): Promise<Credential | undefined> {
-    return this.getSync(profile);
-  }
-
+  /** Synchronous read, for callers that want no promise machinery (the `auth token` fast path). */
   getSync(profile: string): Credential | undefined {
-    const buf = readPrivateFile(this.path(profile));
-    if (!buf) return undefined;
-    const cred = parseCredential(buf.toString('utf8'));
-    if (!cred) {
-      throw new AuthError('AUTH_STORAGE', `The credential file ${this.path(profile)} is damaged and cannot be read.`, {
-        hint: `Run \`auth logout -p ${profile} --no-revoke\` to remove it, then \`auth login -p ${profile}\`.`,
-      });
-    }
-    return cred;
-  }
-
-  async set(profile: string, credential: Credential): Promise<void> {
-    writePrivateFileAtomic(this.path(profile), serializeCredential(credential));
-  }
-
-  async delete(profile: string): Promise<boolean> {
-    return removeFile(this.path(profile));
+    const text = this.vault.getSync(profile);
+    return text === undefined ? undefined : credentialFromSecret(text, this.vault.describe(profile), profile);
   }
 }

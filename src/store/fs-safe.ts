@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync, readdirSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync, readdirSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AuthError } from '../errors.js';
@@ -14,24 +14,61 @@ function storageError(message: string): AuthError {
   return new AuthError('AUTH_STORAGE', message);
 }
 
-export function ensurePrivateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
+/** Options for the credential stores: R75 checks on read, and where to say that a mode was tightened. */
+export interface PrivateFileOptions {
+  /** Check the file and its directory before reading (owner, mode; SECURITY R75). */
+  private?: boolean;
+  /** Called with a user-facing line when a group/world-accessible dir or file was tightened. */
+  warn?: (message: string) => void;
+}
+
+const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
+const uid = () => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+/** SECURITY R75: refuse a store dir that is a symlink or belongs to another uid; tighten one that others can access. */
+function checkDir(dir: string, st: Stats, warn?: (message: string) => void): void {
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw storageError(`Refusing to use ${dir}: it is a symbolic link or not a directory.`);
   }
   if (isWindows) return;
-  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-    throw storageError(`Refusing to use ${dir}: it belongs to another user (uid ${st.uid}).`);
+  const me = uid();
+  if (me !== undefined && st.uid !== me) {
+    throw storageError(`Refusing to use ${dir}: it belongs to another user (uid ${st.uid}), so it could read or replace your credentials.`);
   }
-  if ((st.mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  if ((st.mode & 0o077) !== 0) {
+    chmodSync(dir, 0o700);
+    warn?.(`${dir} was accessible to other users (mode ${octal(st.mode)}); restored it to 0700.`);
+  }
 }
 
-/** Reads a file without following a symlink; undefined when it does not exist. */
-export function readPrivateFile(file: string): Buffer | undefined {
+export function ensurePrivateDir(dir: string, warn?: (message: string) => void): void {
+  // A umask only removes bits, so a directory created here is at most 0700 (SECURITY R74);
+  // one that already existed is checked and, if others can reach it, tightened (R75).
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  checkDir(dir, lstatSync(dir), warn);
+}
+
+/**
+ * Reads a file without following a symlink; undefined when it does not exist.
+ * With `private`, the file and its directory must belong to this user and are
+ * tightened to 0600/0700 when others can access them (SECURITY R75).
+ */
+export function readPrivateFile(file: string, opts: PrivateFileOptions = {}): Buffer | undefined {
+  if (opts.private) {
+    const dir = dirname(file);
+    let st: Stats | undefined;
+    try {
+      st = lstatSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw storageError(`Cannot read ${dir}: ${(e as Error).message}`);
+    }
+    checkDir(dir, st, opts.warn);
+  }
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted at the path must not block the read.
+    fd = openSync(file, constants.O_RDONLY | NOFOLLOW | (opts.private && !isWindows ? constants.O_NONBLOCK : 0));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
@@ -39,6 +76,16 @@ export function readPrivateFile(file: string): Buffer | undefined {
     throw storageError(`Cannot read ${file}: ${(e as Error).message}`);
   }
   try {
+    if (opts.private && !isWindows) {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw storageError(`Refusing to read ${file}: it is not a regular file.`);
+      const me = uid();
+      if (me !== undefined && st.uid !== me) throw storageError(`Refusing to read ${file}: it belongs to another user (uid ${st.uid}).`);
+      if ((st.mode & 0o077) !== 0) {
+        fchmodSync(fd, 0o600);
+        opts.warn?.(`${file} was accessible to other users (mode ${octal(st.mode)}); restored it to 0600.`);
+      }
+    }
     return readFileSync(fd);
   } finally {
     closeSync(fd);
@@ -46,9 +93,9 @@ export function readPrivateFile(file: string): Buffer | undefined {
 }
 
 /** temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. */
-export function writePrivateFileAtomic(file: string, data: string | Buffer): void {
+export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions = {}): void {
   const dir = dirname(file);
-  ensurePrivateDir(dir);
+  ensurePrivateDir(dir, opts.warn);
   try {
     if (lstatSync(file).isSymbolicLink()) throw storageError(`Refusing to write ${file}: it is a symbolic link.`);
   } catch (e) {

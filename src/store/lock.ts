@@ -1,4 +1,4 @@
-import { closeSync, constants, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -24,6 +24,26 @@ function alive(pid: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The lock file's text, never through a symlink (SECURITY R76); undefined when it is gone. */
+function readLock(path: string): { text: string; mtimeMs: number } | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | NOFOLLOW | (constants.O_NONBLOCK ?? 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new AuthError('AUTH_STORAGE', `Refusing to use the lock file ${path}: it is a symbolic link.`, { hint: 'Remove it; auth never creates one.' });
+    throw new AuthError('AUTH_STORAGE', `Cannot read the lock file ${path}: ${code ?? (e as Error).message}.`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new AuthError('AUTH_STORAGE', `Refusing to use the lock file ${path}: it is not a regular file.`);
+    return { text: readFileSync(fd, 'utf8'), mtimeMs: st.mtimeMs };
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -54,7 +74,7 @@ export async function acquireLock(dir: string, name: string, signal?: AbortSigna
           if (released) return;
           released = true;
           try {
-            if (readFileSync(path, 'utf8') === me) unlinkSync(path);
+            if (readLock(path)?.text === me) unlinkSync(path);
           } catch { /* already broken by someone else */ }
         },
       };
@@ -75,14 +95,9 @@ export async function acquireLock(dir: string, name: string, signal?: AbortSigna
 }
 
 function breakIfStale(path: string): void {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    text = readFileSync(path, 'utf8');
-    mtimeMs = statSync(path).mtimeMs;
-  } catch {
-    return;
-  }
+  const lock = readLock(path);
+  if (!lock) return;
+  const { text, mtimeMs } = lock;
   if (!isStale(text, mtimeMs, Date.now())) return;
   // Move the stale lock aside atomically; if what we moved is not what we judged
   // stale (another process replaced it meanwhile), put it back.
@@ -93,7 +108,7 @@ function breakIfStale(path: string): void {
     return;
   }
   try {
-    if (readFileSync(aside, 'utf8') !== text) {
+    if (readLock(aside)?.text !== text) {
       try { linkSync(aside, path); } catch { /* a newer lock exists already */ }
     }
   } finally {

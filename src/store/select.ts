@@ -1,53 +1,233 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StorageKind } from '../config/config.js';
+import type { StorageKind } from '../config/names.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { FileStore } from './file.js';
+import type { EncryptedFileVault } from './encrypted-file.js';
+import { FileVault, isEncryptedBlob } from './file.js';
+import type { KeychainVault } from './keychain.js';
 import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
+import { acquireLock } from './lock.js';
 import type { TokenStore } from './token-store.js';
-
-export interface StoreChoice {
-  /** What the profile asked for (explicitly or by default). */
-  requested: StorageKind;
-  /** Whether the profile pinned it (config, AUTH_STORAGE or flag) rather than taking the default. */
-  pinned: boolean;
-}
+import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
- * DESIGN §4: keychain by default; when the OS keychain is unavailable the file
- * store is used with a one-time warning naming the file — unless the profile
- * pinned `keychain`, which is then an error (exit 1).
+ * Which store holds a profile's secrets (DESIGN §4, SECURITY R73).
+ *
+ * - `storage` unset: the OS keychain; when it is unavailable, the `file` store
+ *   with a warning naming the file when one is first written there.
+ * - `storage: keychain` (config, AUTH_STORAGE): the keychain or exit 1.
+ * - `storage: file` / `encrypted-file`: that store.
+ *
+ * Reads look in the chosen store first and then in the others; a secret found
+ * elsewhere is moved into the chosen store (written there, then removed from
+ * where it was). That is how a credential that landed in the file fallback
+ * reaches the keychain once there is one, and how changing `storage:` moves a
+ * credential without leaving a copy behind. Writes remove copies from the
+ * other stores; deletes remove the secret from every store.
  */
 export async function openStore(kind: StorageKind | undefined, profile: string, deps: Deps): Promise<TokenStore> {
-  const requested = kind ?? 'keychain';
-  const file = new FileStore(deps.paths.credentialsDir);
-  if (requested === 'file') return file;
-  if (requested === 'encrypted-file') {
-    const { EncryptedFileStore } = await import('./encrypted-file.js');
-    return new EncryptedFileStore(deps.paths.credentialsDir, deps);
-  }
-  const { probeKeychain, KeychainStore } = await import('./keychain.js');
-  const probe = await probeKeychain();
-  if (probe.ok) return new KeychainStore();
-  deps.log.debug(`keychain unavailable: ${probe.reason}`);
+  return new VaultTokenStore(await openVault(kind, profile, deps));
+}
+
+/** The layered vault for a profile's secrets; `profile` names it in messages. */
+export async function openVault(kind: StorageKind | undefined, profile: string, deps: Deps): Promise<LayeredVault> {
+  const vault = new LayeredVault(kind, profile, deps);
+  // A pinned keychain that is not there fails now, before a sign-in whose result could not be stored.
   if (kind === 'keychain') {
-    throw new AuthError('AUTH_STORAGE', `The OS keychain is unavailable (${probe.reason}), and profile ${profile} pins storage: keychain.`, {
-      hint: keychainHint(deps.platform) + ` Or choose another store: \`storage: file\` or \`storage: encrypted-file\` in the profile, or AUTH_STORAGE=file.`,
-    });
+    const { probeKeychain } = await import('./keychain.js');
+    const state = await probeKeychain(deps.env);
+    if (!state.ok) throw pinnedKeychainError(profile, state.reason, deps.platform);
   }
-  const marker = join(deps.paths.stateDir, '.keychain-fallback-warned');
-  if (!existsSync(marker) || !readPrivateFile(marker)?.toString().split('\n').includes(profile)) {
-    deps.log.warn(`The OS keychain is unavailable (${probe.reason}); storing the credential for profile ${profile} in ${file.path(profile)} (readable only by you) instead.`);
-    deps.log.info(`  ${keychainHint(deps.platform)}`);
-    const seen = readPrivateFile(marker)?.toString() ?? '';
-    writePrivateFileAtomic(marker, `${seen}${profile}\n`);
-  }
-  return file;
+  return vault;
 }
 
 export function keychainHint(platform: NodeJS.Platform): string {
   return platform === 'linux'
-    ? 'To use a keychain on Linux, run a Secret Service such as gnome-keyring (on a headless box: `dbus-run-session -- sh -c "echo <password> | gnome-keyring-daemon --unlock --components=secrets; exec $SHELL"`).'
-    : 'Make sure the OS keychain is unlocked and reachable from this session.';
+    ? 'To use a keychain on Linux, run a Secret Service such as gnome-keyring; on a headless box: `dbus-run-session -- sh -c \'gnome-keyring-daemon --unlock --components=secrets; exec $SHELL\'` (type a keyring password, then Ctrl-D). See docs/storage.md.'
+    : 'Make sure the OS keychain is unlocked and reachable from this session. See docs/storage.md.';
+}
+
+function pinnedKeychainError(profile: string, reason: string, platform: NodeJS.Platform): AuthError {
+  return new AuthError('AUTH_STORAGE', `The OS keychain is unavailable (${reason}), and profile ${profile} is set to \`storage: keychain\`, so nothing was read or stored.`, {
+    hint: `${keychainHint(platform)}\n  Or choose another store for this profile: \`storage: encrypted-file\` or \`storage: file\` in config.yaml, or AUTH_STORAGE=encrypted-file.`,
+  });
+}
+
+let warnedFallback = false;
+
+export class LayeredVault implements SecretVault {
+  private readonly file: FileVault;
+  private encrypted: EncryptedFileVault | undefined;
+  private keychainVault: KeychainVault | undefined;
+  /** Set once the keychain turned out to be unavailable (default storage only). */
+  private fallbackReason: string | undefined;
+
+  constructor(private readonly requested: StorageKind | undefined, private readonly profile: string, private readonly deps: Deps) {
+    this.file = new FileVault(deps.paths.credentialsDir, this.warnPermissions);
+  }
+
+  private readonly warnPermissions = (message: string) => this.deps.log.warn(message);
+
+  get kind(): StorageKind {
+    if (this.requested === 'file' || this.requested === 'encrypted-file') return this.requested;
+    return this.fallbackReason === undefined ? 'keychain' : 'file';
+  }
+
+  describe(key: string): string {
+    if (this.fallbackReason !== undefined) return `${this.file.describe(key)} (fallback: the OS keychain is unavailable: ${this.fallbackReason})`;
+    if (this.kind === 'keychain') return `OS keychain (service authcli, account ${key})`;
+    return this.kind === 'file' ? this.file.describe(key) : `encrypted file ${this.file.path(key)}`;
+  }
+
+  private async enc(): Promise<EncryptedFileVault> {
+    if (!this.encrypted) {
+      const { EncryptedFileVault } = await import('./encrypted-file.js');
+      this.encrypted = new EncryptedFileVault(this.deps.paths.credentialsDir, this.deps, this.warnPermissions);
+    }
+    return this.encrypted;
+  }
+
+  private async keychain(): Promise<KeychainVault> {
+    if (!this.keychainVault) {
+      const { KeychainVault } = await import('./keychain.js');
+      this.keychainVault = new KeychainVault(undefined, this.deps.env);
+    }
+    return this.keychainVault;
+  }
+
+  private async vaultOf(kind: StorageKind): Promise<SecretVault> {
+    if (kind === 'file') return this.file;
+    if (kind === 'encrypted-file') return this.enc();
+    return this.keychain();
+  }
+
+  /** The other stores a secret may still sit in, cheapest first. */
+  private others(): StorageKind[] {
+    const all: StorageKind[] = ['file', 'encrypted-file', 'keychain'];
+    return all.filter((k) => k !== this.kind && !(k === 'keychain' && this.fallbackReason !== undefined));
+  }
+
+  /** The keychain is unavailable: an error when pinned, else switch to the file fallback. */
+  private async keychainUnavailable(e: unknown): Promise<void> {
+    const { KeychainUnavailableError } = await import('./keychain.js');
+    if (!(e instanceof KeychainUnavailableError) || this.kind !== 'keychain') throw e;
+    if (this.requested === 'keychain') throw pinnedKeychainError(this.profile, e.reason, this.deps.platform);
+    this.fallbackReason = e.reason;
+    this.deps.log.debug(`keychain unavailable (${e.reason}); using the file store`);
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    let value: string | undefined;
+    try {
+      value = await (await this.vaultOf(this.kind)).get(key);
+    } catch (e) {
+      await this.keychainUnavailable(e);
+      value = await this.file.get(key);
+    }
+    return value ?? this.moveFromOthers(key);
+  }
+
+  private async readOther(kind: StorageKind, key: string): Promise<string | undefined> {
+    try {
+      return await (await this.vaultOf(kind)).get(key);
+    } catch (e) {
+      const { KeychainUnavailableError } = await import('./keychain.js');
+      if (e instanceof KeychainUnavailableError) return undefined;
+      if (e instanceof AuthError) {
+        throw new AuthError(e.code, `${this.what(key)} is still in the ${(await this.vaultOf(kind)).describe(key)} from an earlier storage setting, and reading it there failed: ${e.message}`, e.hint ? { hint: e.hint } : {});
+      }
+      throw e;
+    }
+  }
+
+  private what(key: string): string {
+    const [profile, kind] = key.split(':');
+    return kind === 'client-secret' ? `The client secret of profile ${profile}` : `The credential of profile ${profile}`;
+  }
+
+  private async moveFromOthers(key: string): Promise<string | undefined> {
+    for (const kind of this.others()) {
+      const value = await this.readOther(kind, key);
+      if (value === undefined) continue;
+      // Under a lock of its own (not the refresh lock, which a caller may hold): two
+      // processes moving at once must not write an older copy over a newer one.
+      const lock = await acquireLock(this.deps.paths.locksDir, `${key.replace(/[^A-Za-z0-9._-]/g, '_')}+move`, this.deps.signal);
+      try {
+        const already = await (await this.vaultOf(this.kind)).get(key).catch(() => undefined);
+        if (already !== undefined) return already;
+        const from = (await this.vaultOf(kind)).describe(key);
+        await this.set(key, value);
+        // The two file stores share a path: that move is a rewrite in place.
+        if (kind !== 'keychain' && this.kind !== 'keychain') {
+          this.deps.log.info(`${this.what(key)} in ${this.file.path(key)} is now ${this.kind === 'encrypted-file' ? 'encrypted' : 'stored unencrypted'} (storage: ${this.kind}).`);
+        } else {
+          this.deps.log.info(`${this.what(key)} moved from the ${from} to the ${this.describe(key)}.`);
+        }
+        return value;
+      } finally {
+        lock.release();
+      }
+    }
+    return undefined;
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    if (this.kind === 'keychain') {
+      try {
+        await (await this.keychain()).set(key, value);
+      } catch (e) {
+        await this.keychainUnavailable(e);
+      }
+    }
+    if (this.kind !== 'keychain') {
+      const existing = this.file.read(key);
+      const created = existing === undefined || isEncryptedBlob(existing) !== (this.kind === 'encrypted-file');
+      await (await this.vaultOf(this.kind)).set(key, value);
+      if (this.fallbackReason !== undefined && created) this.warnFallback(key);
+    }
+    await this.removeCopies(key);
+  }
+
+  private warnFallback(key: string): void {
+    // The `auth token` fast path (src/fast/token.ts) reads a fallback file only for profiles listed here.
+    const marker = join(this.deps.paths.stateDir, '.keychain-fallback-warned');
+    const listed = readPrivateFile(marker)?.toString('utf8') ?? '';
+    if (!listed.split('\n').includes(this.profile)) writePrivateFileAtomic(marker, `${listed}${this.profile}\n`);
+    if (warnedFallback) return;
+    warnedFallback = true;
+    this.deps.log.warn(`The OS keychain is unavailable (${this.fallbackReason}), so ${this.what(key).replace(/^The/, 'the')} was saved in ${this.file.path(key)}, a plain file only you can read.`);
+    this.deps.log.info(`  ${keychainHint(this.deps.platform)}`);
+    this.deps.log.info('  To keep it encrypted instead, set `storage: encrypted-file` for the profile (or AUTH_STORAGE=encrypted-file) with AUTH_PASSPHRASE.');
+  }
+
+  /** After a write to the chosen store: no copy stays behind anywhere else. */
+  private async removeCopies(key: string): Promise<void> {
+    // Both file stores use the same path, so a write to either replaced the other's file.
+    if (this.kind === 'keychain') await this.file.delete(key);
+    else if (this.fallbackReason === undefined) await this.deleteFromKeychain(key);
+  }
+
+  private async deleteFromKeychain(key: string): Promise<boolean> {
+    try {
+      return await (await this.keychain()).delete(key);
+    } catch (e) {
+      const { KeychainUnavailableError } = await import('./keychain.js');
+      if (e instanceof KeychainUnavailableError) return false;
+      throw e;
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    let removed = false;
+    if (this.kind === 'keychain') {
+      try {
+        removed = await (await this.keychain()).delete(key);
+      } catch (e) {
+        await this.keychainUnavailable(e);
+      }
+    } else if (this.fallbackReason === undefined) {
+      removed = await this.deleteFromKeychain(key);
+    }
+    return (await this.file.delete(key)) || removed;
+  }
 }

@@ -1,0 +1,52 @@
+import type { StorageKind } from '../config/names.js';
+import { AuthError } from '../errors.js';
+import { parseCredential, serializeCredential, type Credential } from './credential.js';
+import type { TokenStore } from './token-store.js';
+
+/**
+ * One storage backend for secret strings, addressed by key: the credential of
+ * profile `work` is key `work`, its client secret `work:client-secret` (":"
+ * never occurs in a profile name). Every backend of DESIGN §4 is a vault; the
+ * credential store and the client-secret helpers are thin layers over them.
+ */
+export interface SecretVault {
+  readonly kind: StorageKind;
+  /** Where `key` lives, for status lines and warnings. */
+  describe(key: string): string;
+  /** undefined: this backend does not hold `key` (absent, or a file in the other file format). */
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+  /** true when something was removed. */
+  delete(key: string): Promise<boolean>;
+}
+
+export function credentialFromSecret(text: string, where: string, profile: string): Credential {
+  const cred = parseCredential(text);
+  if (!cred) {
+    throw new AuthError('AUTH_STORAGE', `The stored credential in the ${where} is damaged and cannot be read.`, {
+      hint: `Run \`auth logout -p ${profile} --no-revoke\` to remove it, then \`auth login -p ${profile}\`.`,
+    });
+  }
+  return cred;
+}
+
+/** A TokenStore over one vault (no fallback, no moving): what the store contract tests exercise. */
+export class VaultTokenStore implements TokenStore {
+  constructor(readonly vault: SecretVault) {}
+  get kind(): StorageKind {
+    return this.vault.kind;
+  }
+  describe(profile: string): string {
+    return this.vault.describe(profile);
+  }
+  async get(profile: string): Promise<Credential | undefined> {
+    const text = await this.vault.get(profile);
+    return text === undefined ? undefined : credentialFromSecret(text, this.vault.describe(profile), profile);
+  }
+  set(profile: string, credential: Credential): Promise<void> {
+    return this.vault.set(profile, serializeCredential(credential));
+  }
+  delete(profile: string): Promise<boolean> {
+    return this.vault.delete(profile);
+  }
+}

@@ -1,0 +1,201 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireSystem, type SystemRequirement } from './system.js';
+
+/**
+ * A private Secret Service for keychain tests: its own D-Bus session bus and an
+ * unlocked gnome-keyring-daemon inside it, with HOME/XDG dirs in a temp dir, so
+ * `npm test` never reads or writes a developer's real keyring. Only the two
+ * processes started here are ever signalled.
+ *
+ * The bus runs with a config of our own that has no service directories: D-Bus
+ * activation would otherwise start a second, locked gnome-keyring on first use.
+ */
+export const KEYRING_BINARIES = ['dbus-daemon', 'gnome-keyring-daemon', 'dbus-send', 'secret-tool'] as const;
+
+function which(bin: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** Whether this machine can run a private Secret Service; the skip reason names what is missing. */
+export function keyringSupport(): { available: boolean; reason: string } {
+  if (process.platform !== 'linux') return { available: false, reason: `the private Secret Service fixture runs on Linux only (this is ${process.platform})` };
+  const missing = KEYRING_BINARIES.filter((b) => !which(b));
+  if (missing.length) {
+    return { available: false, reason: `${missing.join(', ')} not found (apt-get install gnome-keyring dbus-x11 libsecret-tools)` };
+  }
+  return { available: true, reason: '' };
+}
+
+/** requireSystem for the keychain: skip with a visible reason, or fail under AUTH_REQUIRE_SYSTEM=1. */
+export function keyringRequirement(): SystemRequirement {
+  const { available, reason } = keyringSupport();
+  return requireSystem('Keychain (Secret Service via gnome-keyring)', available, reason);
+}
+
+export interface PrivateKeyring {
+  /** Pass to CLI children (runCli's env) so they reach this keyring and nothing else. */
+  env: { DBUS_SESSION_BUS_ADDRESS: string };
+  /** Runs secret-tool against this keyring. */
+  secretTool(args: string[], input?: string): { code: number | null; stdout: string; stderr: string };
+  /** Accounts (the keyring's `username` attribute) of the items under `service` (default authcli), sorted. */
+  accounts(service?: string): string[];
+  /** The secret stored for `account` (secret-tool lookup), or undefined. */
+  lookup(account: string, service?: string): string | undefined;
+  /** SIGSTOP / SIGCONT the keyring daemon: a Secret Service that stops answering. */
+  pauseDaemon(): void;
+  resumeDaemon(): void;
+  stop(): Promise<void>;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const done = exited(child);
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+  await done;
+  clearTimeout(timer);
+}
+
+function firstLine(child: ChildProcess, what: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms: ${err.trim()}`)), timeoutMs);
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      text += d;
+      const nl = text.indexOf('\n');
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(text.slice(0, nl).trim());
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (${code}) before it was ready: ${err.trim()}`));
+    });
+  });
+}
+
+const BUS_CONFIG = (socketDir: string) => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir=${socketDir}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`;
+
+/** Starts the bus and an unlocked gnome-keyring; resolves once the Secret Service answers. */
+export interface KeyringOptions {
+  /** false: only the bus, no Secret Service on it (a headless box with D-Bus but no keyring). */
+  secretService?: boolean;
+  /** false: gnome-keyring runs but no login keyring was unlocked (no password given). */
+  unlocked?: boolean;
+}
+
+export async function startPrivateKeyring(opts: KeyringOptions = {}): Promise<PrivateKeyring> {
+  const root = mkdtempSync(join(tmpdir(), 'auth-keyring-'));
+  const dirs = { home: join(root, 'home'), data: join(root, 'data'), config: join(root, 'config'), cache: join(root, 'cache'), runtime: join(root, 'run'), bus: join(root, 'bus') };
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 });
+  chmodSync(dirs.runtime, 0o700);
+  writeFileSync(join(root, 'bus.conf'), BUS_CONFIG(dirs.bus));
+
+  let bus: ChildProcess | undefined;
+  let keyring: ChildProcess | undefined;
+  const stop = async () => {
+    await stopChild(keyring);
+    await stopChild(bus);
+    rmSync(root, { recursive: true, force: true });
+  };
+  try {
+    bus = spawn('dbus-daemon', [`--config-file=${join(root, 'bus.conf')}`, '--nofork', '--nopidfile', '--print-address=1'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH, HOME: dirs.home },
+    });
+    const address = await firstLine(bus, 'dbus-daemon', 5000);
+    const env = {
+      PATH: process.env.PATH,
+      HOME: dirs.home,
+      XDG_DATA_HOME: dirs.data,
+      XDG_CONFIG_HOME: dirs.config,
+      XDG_CACHE_HOME: dirs.cache,
+      XDG_RUNTIME_DIR: dirs.runtime,
+      DBUS_SESSION_BUS_ADDRESS: address,
+      LANG: 'C.UTF-8',
+    };
+    const unlock = opts.unlocked !== false;
+    // --unlock reads the login keyring's password from stdin; it creates that keyring unlocked.
+    keyring = opts.secretService === false ? undefined : spawn('gnome-keyring-daemon', ['--foreground', ...(unlock ? ['--unlock'] : []), '--components=secrets'], { stdio: ['pipe', 'ignore', 'pipe'], env });
+    let keyringErr = '';
+    keyring?.stderr!.setEncoding('utf8').on('data', (d: string) => (keyringErr += d));
+    keyring?.stdin!.end(unlock ? 'test-keyring-password' : '');
+
+    const deadline = Date.now() + 10_000;
+    for (; keyring; ) {
+      if (keyring.exitCode !== null) throw new Error(`gnome-keyring-daemon exited (${keyring.exitCode}): ${keyringErr.trim()}`);
+      const r = spawnSync('dbus-send', ['--session', '--print-reply', '--dest=org.freedesktop.DBus', '/org/freedesktop/DBus', 'org.freedesktop.DBus.NameHasOwner', 'string:org.freedesktop.secrets'], { env, encoding: 'utf8' });
+      if (r.status === 0 && /boolean true/.test(r.stdout)) break;
+      if (Date.now() > deadline) throw new Error(`gnome-keyring-daemon did not register org.freedesktop.secrets within 10 s: ${keyringErr.trim()}`);
+      await new Promise((res) => setTimeout(res, 50));
+    }
+
+    const secretTool = (args: string[], input?: string) => {
+      const r = spawnSync('secret-tool', args, { env, encoding: 'utf8', input: input ?? '', timeout: 10_000 });
+      return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+    };
+    // secret-tool prints each item's attributes on stderr ("attribute.username = <account>").
+    const accounts = (service = 'authcli') => {
+      const r = secretTool(['search', '--all', 'service', service]);
+      return [...r.stderr.matchAll(/^attribute\.username = (.*)$/gm)].map((m) => m[1]!).sort();
+    };
+    const lookup = (account: string, service = 'authcli') => {
+      const r = secretTool(['lookup', 'service', service, 'username', account]);
+      return r.code === 0 ? r.stdout : undefined;
+    };
+    const signalDaemon = (sig: NodeJS.Signals) => {
+      if (!keyring || keyring.exitCode !== null) throw new Error('no keyring daemon is running');
+      keyring.kill(sig);
+    };
+    return {
+      env: { DBUS_SESSION_BUS_ADDRESS: address },
+      secretTool,
+      accounts,
+      lookup,
+      pauseDaemon: () => signalDaemon('SIGSTOP'),
+      resumeDaemon: () => signalDaemon('SIGCONT'),
+      stop: async () => {
+        if (keyring && keyring.exitCode === null) keyring.kill('SIGCONT');
+        await stop();
+      },
+    };
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+/** A suite helper: the requirement plus a keyring started on demand and stopped in afterAll. */
+export function privateKeyringSuite(): { requirement: SystemRequirement; start(): Promise<PrivateKeyring> } {
+  const requirement = keyringRequirement();
+  return {
+    requirement,
+    async start() {
+      requirement.assertAvailable();
+      return startPrivateKeyring();
+    },
+  };
+}
