@@ -43,7 +43,7 @@ export async function openVault(kind: StorageKind | undefined, profile: string, 
 
 export function keychainHint(platform: NodeJS.Platform): string {
   return platform === 'linux'
-    ? 'To use a keychain on Linux, run a Secret Service such as gnome-keyring; on a headless box: `dbus-run-session -- sh -c \'gnome-keyring-daemon --unlock --components=secrets; exec $SHELL\'` (type a keyring password, then Ctrl-D). See docs/storage.md.'
+    ? 'To use a keychain on Linux, run a Secret Service (gnome-keyring, KeePassXC, KWallet). On a headless box: `dbus-run-session -- bash`, then in that shell `read -rs pw && printf %s "$pw" | gnome-keyring-daemon --unlock --components=secrets`. See docs/storage.md.'
     : 'Make sure the OS keychain is unlocked and reachable from this session. See docs/storage.md.';
 }
 

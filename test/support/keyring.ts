@@ -187,15 +187,3 @@ export async function startPrivateKeyring(opts: KeyringOptions = {}): Promise<Pr
     throw e;
   }
 }
-
-/** A suite helper: the requirement plus a keyring started on demand and stopped in afterAll. */
-export function privateKeyringSuite(): { requirement: SystemRequirement; start(): Promise<PrivateKeyring> } {
-  const requirement = keyringRequirement();
-  return {
-    requirement,
-    async start() {
-      requirement.assertAvailable();
-      return startPrivateKeyring();
-    },
-  };
-}
