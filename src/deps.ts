@@ -51,4 +51,9 @@ export interface Deps {
   signal: AbortSignal;
   /** kind undefined = the default (keychain, falling back to file with a warning). */
   openStore(kind: StorageKind | undefined, profile: string): Promise<TokenStore>;
+  /** Runs a command with inherited stdio and the given environment, forwarding SIGINT/SIGTERM (`auth exec`). */
+  runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildOutcome>;
 }
+
+/** How a child ended: its exit status (128 + n for signal n, as shells report it), or why it could not start. */
+export type ChildOutcome = { exitCode: number } | { spawnError: string };

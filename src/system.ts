@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { homedir, hostname } from 'node:os';
+import { constants as osConstants, homedir, hostname } from 'node:os';
 import { resolvePaths } from './config/paths.js';
-import type { Browser, Deps, Logger } from './deps.js';
+import type { Browser, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
 import { openStore } from './store/select.js';
 import { createLogger, redactUrl } from './ui/log.js';
@@ -35,6 +35,7 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     log,
     signal: controller.signal,
     openStore: (kind, profile) => openStore(kind, profile, deps),
+    runChild,
   };
   return deps;
 }
@@ -49,6 +50,28 @@ function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
   if (raw === undefined || !/^\d{1,16}$/.test(raw)) return undefined;
   const fixed = Number(raw);
   return { now: () => fixed };
+}
+
+/**
+ * `auth exec`: the child shares our terminal (stdio inherited, same process
+ * group, so it keeps job control); SIGINT/SIGTERM sent to auth are passed on,
+ * and auth stays alive until the child is gone (DESIGN §2).
+ */
+function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildOutcome> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'inherit', env, shell: false });
+    const forward = (sig: NodeJS.Signals) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(sig);
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+    for (const sig of signals) process.on(sig, forward);
+    const done = (outcome: ChildOutcome) => {
+      for (const sig of signals) process.off(sig, forward);
+      resolve(outcome);
+    };
+    child.once('error', (e: NodeJS.ErrnoException) => done({ spawnError: e.code ?? e.message }));
+    child.once('exit', (code, signal) => done({ exitCode: signal ? 128 + (osConstants.signals[signal] ?? 0) : code ?? 1 }));
+  });
 }
 
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];

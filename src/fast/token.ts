@@ -1,11 +1,12 @@
-import { closeSync, constants, lstatSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Config } from '../config/config.js';
 import { resolvePaths, type Paths } from '../config/paths.js';
 import { resolveProfile, type ResolvedProfile } from '../config/resolve.js';
 import { parseCredential } from '../store/credential.js';
 import { needsRefresh } from '../store/freshness.js';
+import { checkSecretService } from '../store/secret-service-check.js';
 import { configFromIndex, configIndexPath } from './config-index.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from './token-output.js';
 
@@ -33,6 +34,7 @@ export interface FastIO {
 }
 
 const KEYCHAIN_SERVICE = 'authcli'; // = store/keychain.ts KEYCHAIN_SERVICE (that module loads the native binding)
+const KEYCHAIN_PROBE_SERVICE = `${KEYCHAIN_SERVICE}-probe`; // = store/keychain.ts PROBE_SERVICE
 const KEYCHAIN_TIMEOUT_MS = 2000;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
@@ -88,16 +90,39 @@ export function parseFastTokenArgs(argv: string[]): FastTokenArgs | undefined {
   return seenCommand ? args : undefined;
 }
 
-/** File contents without following a symlink (as store/fs-safe.ts); null when absent; throws otherwise. */
-function readNoFollow(file: string): string | null {
+const isWindows = process.platform === 'win32';
+const NONBLOCK = isWindows ? 0 : constants.O_NONBLOCK;
+const myUid = () => (typeof process.getuid === 'function' ? process.getuid() : undefined);
+
+/**
+ * File contents without following a symlink or blocking on a FIFO; null when
+ * absent. With `private`, only what store/fs-safe.ts would read without a word:
+ * a regular file owned by this user in a directory owned by this user, neither
+ * accessible to others (SECURITY R75) — anything else throws, and the slow
+ * path refuses, warns or tightens it as it does.
+ */
+function readNoFollow(file: string, private_ = false): string | null {
+  if (private_ && !isWindows) {
+    let dir;
+    try {
+      dir = lstatSync(dirname(file));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    if (!dir.isDirectory() || dir.uid !== myUid() || (dir.mode & 0o077) !== 0) throw new Error('not private');
+  }
   let fd: number;
   try {
-    fd = openSync(file, constants.O_RDONLY | NOFOLLOW);
+    fd = openSync(file, constants.O_RDONLY | NOFOLLOW | NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
   try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    if (private_ && !isWindows && (st.uid !== myUid() || (st.mode & 0o077) !== 0)) throw new Error('not private');
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
@@ -123,28 +148,20 @@ function loadConfigCheaply(paths: Paths): Config | undefined {
 
 type Keyring = typeof import('@napi-rs/keyring');
 
-/** All entries of our keychain service (this is also select.ts's availability probe); undefined when unavailable. */
-async function keychainEntries(): Promise<Map<string, string> | undefined> {
-  let keyring: Keyring;
-  try {
-    // Loaded only here: the native binding costs ~4% of startup (DESIGN §7).
-    keyring = require('@napi-rs/keyring') as Keyring;
-  } catch {
-    return undefined;
-  }
+/** Runs keychain calls bounded like store/keychain.ts (2 s); any failure → undefined. */
+async function bounded<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   try {
-    const found = await Promise.race([
-      keyring.findCredentialsAsync(KEYCHAIN_SERVICE, null, controller.signal),
-      new Promise<never>((_, reject) => {
+    return await Promise.race([
+      what(controller.signal),
+      new Promise<undefined>((resolve) => {
         timer = setTimeout(() => {
           controller.abort();
-          reject(new Error('timeout'));
+          resolve(undefined);
         }, KEYCHAIN_TIMEOUT_MS);
       }),
     ]);
-    return new Map(found.map((c) => [c.account, c.password]));
   } catch {
     return undefined;
   } finally {
@@ -153,24 +170,37 @@ async function keychainEntries(): Promise<Map<string, string> | undefined> {
 }
 
 /**
- * The stored credential text, or undefined when the slow path must decide
- * (not stored, encrypted, keychain unavailable without the fallback already
- * announced, or an MFA secret in the keychain — SECURITY R98).
+ * The stored credential text, or undefined when the slow path must decide:
+ * not stored where the profile's storage says (store/select.ts then looks in
+ * the other stores and moves it), encrypted, a keychain that fails or is
+ * slow, or an MFA secret in the keychain (SECURITY R98: the guard decides).
  */
-async function readCredentialText(profile: ResolvedProfile, paths: Paths): Promise<string | undefined> {
+async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const fileStore = join(paths.credentialsDir, `${profile.name}.json`);
-  if (profile.storage === 'file') return readNoFollow(fileStore) ?? undefined;
+  if (profile.storage === 'file') return readNoFollow(fileStore, true) ?? undefined;
   if (profile.storage === 'encrypted-file') return undefined;
-  const entries = await keychainEntries();
-  if (entries) {
-    if (entries.has(`mfa:${profile.name}`)) return undefined;
-    return entries.get(profile.name);
+  // On Linux the binding blocks for good (even its constructor, on the main thread) against a bus or
+  // keyring daemon that never answers: ask over a closable socket first (store/secret-service-check.ts).
+  if (process.platform === 'linux' && !(await checkSecretService(env)).ok) {
+    return profile.storage === 'keychain' ? undefined : readNoFollow(fileStore, true) ?? undefined;
   }
+  let keyring: Keyring;
+  try {
+    // Loaded only here: the native binding costs ~4% of startup (DESIGN §7).
+    keyring = require('@napi-rs/keyring') as Keyring;
+  } catch {
+    return undefined;
+  }
+  const get = (account: string) => bounded((signal) => new keyring.AsyncEntry(KEYCHAIN_SERVICE, account).getPassword(signal).then((v) => v ?? null));
+  const [cred, mfa] = await Promise.all([get(profile.name), get(`mfa:${profile.name}`)]);
+  if (cred === undefined || mfa === undefined || mfa !== null) return undefined;
+  if (cred !== null) return cred;
   if (profile.storage === 'keychain') return undefined;
-  // Default storage with no keychain: the file store, once select.ts has warned about it for this profile.
-  const warned = readNoFollow(join(paths.stateDir, '.keychain-fallback-warned'));
-  if (warned === null || !warned.split('\n').includes(profile.name)) return undefined;
-  return readNoFollow(fileStore) ?? undefined;
+  // Nothing in the keychain — or no keychain at all (the library answers null for both): with the
+  // default storage and no Secret Service, the credential lives in the file store (store/keychain.ts probe).
+  const probe = await bounded((signal) => keyring.findCredentialsAsync(KEYCHAIN_PROBE_SERVICE, null, signal).then(() => true, () => false));
+  if (probe !== false) return undefined;
+  return readNoFollow(fileStore, true) ?? undefined;
 }
 
 /** Prints the token and returns 0, or returns undefined (nothing printed) for the full CLI to handle. */
@@ -181,7 +211,8 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
   if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' || env.AUTH_DEBUG === '1' || env.AUTH_TEST_NOW_MS !== undefined) return undefined;
   let out: string;
   try {
-    const paths = resolvePaths(env, process.platform, homedir());
+    // os.homedir() is $HOME on POSIX; reading it directly spares loading the os module.
+    const paths = resolvePaths(env, process.platform, !isWindows && env.HOME ? env.HOME : homedir());
     const config = loadConfigCheaply(paths);
     if (!config) return undefined;
     const profile = resolveProfile(config, env, args.profile === undefined ? {} : { profile: args.profile });
@@ -189,7 +220,7 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
     if (profile.clientSecretEnv && !env[profile.clientSecretEnv]) return undefined;
     // MFA on (state file = mfa/state.ts mfaStatePath) or a secret left without state (secret-store.ts) → the guard decides.
     if (exists(join(paths.stateDir, 'mfa', `${profile.name}.json`)) || exists(join(paths.stateDir, 'secrets', 'mfa', profile.name))) return undefined;
-    const text = await readCredentialText(profile, paths);
+    const text = await readCredentialText(profile, paths, env);
     if (text === undefined) return undefined;
     const cred = parseCredential(text);
     if (!cred || needsRefresh(cred, args.minTtl * 1000, Date.now())) return undefined;

@@ -75,7 +75,7 @@ async function refreshCredential(cred: Credential, req: FreshnessRequest): Promi
   // Service accounts have no refresh token: the client_credentials grant runs again (one path for login and re-issue).
   if (cred.kind === 'client_credentials') return reissueServiceCredential(cred, profile, req.clientSecret, deps);
   // R06/R54: refresh only at the issuer that issued the token.
-  const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}) }, deps);
+  const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}), useCache: true }, deps);
   const now = deps.clock.now();
   let tokens;
   try {

@@ -3,6 +3,7 @@ import { isLoopbackHttp } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { fromProtocolError } from './protocol-errors.js';
+import { readDiscoveryCache, writeDiscoveryCache } from './discovery-cache.js';
 import { checkDiscoveredIssuer, describeServer, wrapFetch, type ServerDescription, type ServerFetch } from '../providers/resolve.js';
 
 /**
@@ -19,6 +20,8 @@ export interface ServerOptions {
   clientAuth?: client.ClientAuth;
   /** How to reach the provider (providers/resolve.ts); by default looked up from the config by issuer. */
   server?: ServerDescription;
+  /** Use discovery metadata cached on disk when fresh (flows/discovery-cache.ts, SECURITY R07). */
+  useCache?: boolean;
 }
 
 const ENDPOINT_FIELDS = [
@@ -35,11 +38,18 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   const auth = options.clientAuth ?? (options.clientSecret ? secretAuth(options.clientSecret) : client.None());
   const baseFetch: ServerFetch = (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit);
   let config: client.Configuration;
+  // Entra ID multi-tenant documents are not cached: openid-client marks them at discovery (to check each
+  // ID token's iss against its tid), and a Configuration rebuilt from cached metadata would lose that mark.
+  const cached = !server.metadata && !server.acceptIssuer && options.useCache ? readDiscoveryCache(options.issuer, deps) : undefined;
   if (server.metadata) {
     checkEndpoints(server.metadata);
     config = new client.Configuration(server.metadata, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth);
     // checkEndpoints allowed plain http only for loopback test servers (R02).
     if (Object.values(server.metadata).some((v) => typeof v === 'string' && v.startsWith('http:'))) client.allowInsecureRequests(config);
+  } else if (cached) {
+    config = new client.Configuration(cached, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth);
+    if (insecureLoopback) client.allowInsecureRequests(config);
+    config.timeout = 30;
   } else try {
     config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
       execute: insecureLoopback ? [client.allowInsecureRequests] : [],
@@ -60,6 +70,7 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   // The preset's wire-quirk adapter (GitHub) wraps our fetch; the flows never see the quirks.
   config[client.customFetch] = wrapFetch(server, config.serverMetadata(), baseFetch);
   checkEndpoints(config.serverMetadata());
+  if (!server.metadata && !cached) writeDiscoveryCache(options.issuer, config.serverMetadata(), deps);
   client.enableNonRepudiationChecks(config);
   return config;
 }

@@ -1,0 +1,49 @@
+import type { Deps } from '../deps.js';
+import { usageError } from '../errors.js';
+import { ensureFreshCredential } from '../flows/refresh.js';
+import { requireUnlocked } from '../mfa/guard.js';
+import { sanitize } from '../ui/text.js';
+import { clientSecretFor, loadProfile, storeFor } from './context.js';
+
+export interface ExecOptions {
+  profile?: string;
+  /** Name of the environment variable that receives the token (default AUTH_TOKEN). */
+  env?: string;
+  /** The command and its arguments (everything after `--`). */
+  command: string[];
+  minTtl?: number;
+}
+
+export const DEFAULT_TOKEN_VARIABLE = 'AUTH_TOKEN';
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * DESIGN §2 `auth exec [--env NAME] -- cmd args…`: a fresh access token in the
+ * child's environment only — never in its argv (SECURITY R85), which other
+ * users can read — stdio inherited, signals forwarded, the child's exit code
+ * returned (128 + n when a signal ended it).
+ */
+export async function runExec(opts: ExecOptions, deps: Deps): Promise<number> {
+  const name = opts.env ?? DEFAULT_TOKEN_VARIABLE;
+  if (!VARIABLE_NAME.test(name)) throw usageError(`--env must be an environment variable name (letters, digits and _), not "${sanitize(name, 64)}".`);
+  const [file, ...args] = opts.command;
+  if (!file) throw usageError('auth exec needs a command to run.', 'Put it after --, for example: auth exec -- kubectl get pods');
+  const { profile } = loadProfile(deps, { profile: opts.profile });
+  await requireUnlocked(profile, deps);
+  const store = await storeFor(profile, deps);
+  const secret = profile.clientSecretEnv ? await clientSecretFor(profile, deps) : undefined;
+  const { credential } = await ensureFreshCredential({
+    profile: profile.name,
+    store,
+    minTtlMs: (opts.minTtl ?? 300) * 1000,
+    ...(secret ? { clientSecret: secret } : {}),
+    deps,
+  });
+  const outcome = await deps.runChild(file, args, { ...deps.env, [name]: credential.accessToken });
+  if ('exitCode' in outcome) return outcome.exitCode;
+  // Shell conventions: 127 command not found, 126 found but not runnable.
+  const notFound = outcome.spawnError === 'ENOENT';
+  deps.log.error(`Could not run ${sanitize(file, 200)}: ${notFound ? 'command not found' : sanitize(outcome.spawnError, 80)}.`);
+  if (notFound) deps.log.info('  Check the name and your PATH; the command goes after --, e.g. auth exec -- kubectl get pods');
+  return notFound ? 127 : 126;
+}
