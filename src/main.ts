@@ -1,4 +1,4 @@
-import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Deps } from './deps.js';
 import { AuthError, ExitCode, isAbortError } from './errors.js';
 import { createSystemDeps } from './system.js';
@@ -55,6 +55,15 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       const deps = getDeps(opts);
       setExit((await action(deps, opts)) ?? ExitCode.ok);
     };
+
+  program
+    .command('setup')
+    .description('configure a provider profile interactively (GitHub, Google, Entra ID, GitLab, Okta, Auth0, Keycloak, any OIDC/OAuth 2)')
+    .addHelpText('after', '\nNeeds a terminal; without one, use `auth login --issuer <url> --client-id <id>`.\nExamples:\n  auth setup\n  auth setup -p work            # create or edit the profile "work"\n')
+    .action(run(async (deps, o) => {
+      const { runSetup } = await import('./commands/setup.js');
+      await runSetup(o.profile ? { profile: o.profile as string } : {}, deps);
+    }));
 
   program
     .command('login')
@@ -116,21 +125,6 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       const { runToken } = await import('./commands/token.js');
       await runToken({ profile: o.profile as string | undefined, minTtl: o.minTtl as number, format: o.format as string, idToken: Boolean(o.idToken), refresh: o.refresh as boolean }, deps);
     }));
-
-  program
-    .command('exec')
-    .description('run a command with a fresh access token in its environment (never in its arguments)')
-    .usage('[--env NAME] -- <command> [args...]')
-    .argument('[command...]', 'the command to run and its arguments, after --')
-    .option('--env <NAME>', 'environment variable that receives the token (default AUTH_TOKEN)')
-    .addHelpText('after', '\nExamples:\n  auth exec -- kubectl get pods\n  auth exec --env GITHUB_TOKEN -- gh api user\n  auth exec -- sh -c \'curl -H "Authorization: Bearer $AUTH_TOKEN" https://api.example.com/\'\n')
-    .action(function (this: Command) {
-      const command = this.args;
-      return run(async (deps, o) => {
-        const { runExec } = await import('./commands/exec.js');
-        return runExec({ profile: o.profile as string | undefined, ...(o.env ? { env: o.env as string } : {}), command }, deps);
-      }).call(this);
-    });
 
   program
     .command('refresh')
@@ -219,26 +213,30 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     }));
   for (const cmd of mfa.commands) cmd.exitOverride();
 
-  // DESIGN §2: generated from this tree, so new commands and options show up by themselves.
-  program
-    .command('completion')
-    .description('print a shell completion script (bash, zsh or fish)')
-    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
-    .addHelpText('after', '\nExamples:\n  auth completion bash > ~/.local/share/bash-completion/completions/auth\n  auth completion zsh > "${fpath[1]}/_auth"\n  auth completion fish > ~/.config/fish/completions/auth.fish\n')
-    .action(function (this: Command) {
-      const [shell] = this.args;
-      return run(async (deps) => {
-        const { runCompletion } = await import('./commands/completion.js');
-        runCompletion(program, shell as 'bash' | 'zsh' | 'fish', deps);
-      }).call(this);
-    });
-  program
-    .command('__complete-profiles', { hidden: true })
-    .description('profile names for shell completion')
-    .action(run(async (deps) => {
-      const { runCompleteProfiles } = await import('./commands/completion.js');
-      await runCompleteProfiles(deps);
+  const profiles = program
+    .command('profiles')
+    .description('list profiles (the active one marked); `use` or `remove` one')
+    .option('--json', 'machine-readable output')
+    .addHelpText('after', '\nExamples:\n  auth profiles\n  auth profiles use work\n  auth profiles remove old        # logs out first\n')
+    .action(run(async (deps, o) => {
+      const { runProfilesList } = await import('./commands/profiles.js');
+      return runProfilesList({ json: Boolean(o.json) }, deps);
     }));
+  profiles
+    .command('use <name>')
+    .description('make <name> the active profile')
+    .action(function (this: Command) {
+      const [name] = this.args;
+      return run(async (deps) => (await import('./commands/profiles.js')).runProfilesUse(name!, deps)).call(this);
+    });
+  profiles
+    .command('remove <name>')
+    .description('log out of <name> (revoking at the provider) and delete the profile')
+    .action(function (this: Command) {
+      const [name] = this.args;
+      return run(async (deps) => (await import('./commands/profiles.js')).runProfilesRemove(name!, deps)).call(this);
+    });
+  for (const cmd of profiles.commands) cmd.exitOverride();
 
   return program;
 }

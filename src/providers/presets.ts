@@ -84,6 +84,8 @@ export interface Preset {
   clientSecret: ClientSecretUse;
   /** Why or when the provider wants a client secret (shown at the wizard's question). */
   secretHint?: string;
+  /** The browser flow's code exchange needs the client secret although the device flow does not (GitHub). */
+  browserNeedsSecret?: boolean;
   tokenEndpointAuth: 'client_secret_basic' | 'client_secret_post';
   /** RFC 7636 S256 support as the provider documents it. */
   pkce: boolean;
@@ -142,6 +144,7 @@ export const PRESETS: readonly Preset[] = [
     redirect: ANY_PORT,
     clientSecret: 'optional',
     secretHint: 'GitHub needs it for the browser flow, not for the device flow',
+    browserNeedsSecret: true,
     tokenEndpointAuth: 'client_secret_post',
     pkce: true,
     quirks: 'github',

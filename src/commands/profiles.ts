@@ -1,0 +1,96 @@
+import { loadConfig, updateConfig, type Config } from '../config/config.js';
+import { PROFILE_NAME } from '../config/names.js';
+import type { Deps } from '../deps.js';
+import { AuthError, ExitCode } from '../errors.js';
+import { findPreset } from '../providers/presets.js';
+import { runLogout } from './logout.js';
+
+/**
+ * `auth profiles` (DESIGN §2): list (active marked), `use <name>`, and
+ * `remove <name>`, which logs out first (revocation as `auth logout` does it).
+ * The list is data, so it goes to stdout; messages go to stderr.
+ */
+export interface ProfilesOptions {
+  json?: boolean;
+}
+
+export async function runProfilesList(opts: ProfilesOptions, deps: Deps): Promise<number> {
+  const config = loadConfig(deps.paths.configFile);
+  const active = config.active;
+  const rows = Object.entries(config.profiles).map(([name, p]) => ({
+    name,
+    active: name === active,
+    provider: p.provider ?? (p.endpoints ? 'oauth2' : p.issuer ? 'oidc' : null),
+    issuer: p.issuer ?? null,
+    clientId: p.clientId ?? null,
+    flow: p.flow ?? 'auto',
+    storage: p.storage ?? (deps.env.AUTH_STORAGE || 'keychain'),
+  }));
+  if (opts.json) {
+    deps.io.stdout.write(`${JSON.stringify({ active: active ?? null, profiles: rows })}\n`);
+    return ExitCode.ok;
+  }
+  if (rows.length === 0) {
+    deps.log.info('No profiles yet. Run `auth setup` to create one, or `auth login --issuer <url> --client-id <id>`.');
+    return ExitCode.ok;
+  }
+  const width = Math.max(...rows.map((r) => r.name.length));
+  for (const r of rows) {
+    const provider = findPreset(r.provider ?? undefined)?.title ?? r.provider ?? '';
+    const what = [provider, r.issuer].filter(Boolean).join('  ');
+    deps.io.stdout.write(`${r.active ? '*' : ' '} ${r.name.padEnd(width)}  ${what}\n`);
+  }
+  if (!active || !(active in config.profiles)) deps.log.info('No active profile: commands use "default". Pick one with `auth profiles use <name>`.');
+  return ExitCode.ok;
+}
+
+function requireProfile(config: Config, name: string): void {
+  if (!PROFILE_NAME.test(name)) throw new AuthError('AUTH_USAGE', `Invalid profile name "${name}": use letters, digits, ".", "_" and "-" (at most 64).`);
+  if (!(name in config.profiles)) {
+    const names = Object.keys(config.profiles);
+    throw new AuthError('AUTH_USAGE', `There is no profile named ${name}.`, {
+      hint: names.length ? `Profiles: ${names.join(', ')}. Create one with \`auth setup\`.` : 'Create one with `auth setup`.',
+    });
+  }
+}
+
+export async function runProfilesUse(name: string, deps: Deps): Promise<number> {
+  requireProfile(loadConfig(deps.paths.configFile), name);
+  updateConfig(deps.paths.configFile, (c) => {
+    requireProfile(c, name);
+    c.active = name;
+  });
+  deps.log.success(`Active profile: ${name}`);
+  return ExitCode.ok;
+}
+
+/**
+ * Logs the profile out (revoking at the provider when it can), removes its
+ * stored client secret, then deletes it from the config. A failed revocation is
+ * reported as `auth logout` reports it (exit 1) but the profile is still removed.
+ */
+export async function runProfilesRemove(name: string, deps: Deps): Promise<number> {
+  const config = loadConfig(deps.paths.configFile);
+  requireProfile(config, name);
+  const logout = await runLogout({ profile: name, revoke: true }, deps);
+  const profile = config.profiles[name]!;
+  try {
+    const { deleteClientSecret } = await import('../store/client-secret.js');
+    const storage = profile.storage ?? (deps.env.AUTH_STORAGE as typeof profile.storage);
+    if (await deleteClientSecret({ name, ...(storage ? { storage } : {}) }, deps)) deps.log.info(`Removed the stored client secret of profile ${name}.`);
+  } catch (e) {
+    deps.log.warn(`Could not remove the stored client secret of profile ${name} (${(e as Error).message}).`);
+  }
+  let wasActive = false;
+  updateConfig(deps.paths.configFile, (c) => {
+    delete c.profiles[name];
+    if (c.active === name) {
+      wasActive = true;
+      delete c.active;
+    }
+  });
+  deps.log.success(`Removed profile ${name}.`);
+  const left = Object.keys(loadConfig(deps.paths.configFile).profiles);
+  if (wasActive && left.length) deps.log.info(`It was the active profile; pick another with \`auth profiles use <name>\` (${left.join(', ')}).`);
+  return logout;
+}
