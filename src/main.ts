@@ -1,4 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Argument, Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { Deps } from './deps.js';
 import { AuthError, ExitCode, isAbortError } from './errors.js';
 import { createSystemDeps } from './system.js';
@@ -127,6 +127,21 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     }));
 
   program
+    .command('exec')
+    .description('run a command with a fresh access token in its environment (never in its arguments)')
+    .usage('[--env NAME] -- <command> [args...]')
+    .argument('[command...]', 'the command to run and its arguments, after --')
+    .option('--env <NAME>', 'environment variable that receives the token (default AUTH_TOKEN)')
+    .addHelpText('after', '\nExamples:\n  auth exec -- kubectl get pods\n  auth exec --env GITHUB_TOKEN -- gh api user\n  auth exec -- sh -c \'curl -H "Authorization: Bearer $AUTH_TOKEN" https://api.example.com/\'\n')
+    .action(function (this: Command) {
+      const command = this.args;
+      return run(async (deps, o) => {
+        const { runExec } = await import('./commands/exec.js');
+        return runExec({ profile: o.profile as string | undefined, ...(o.env ? { env: o.env as string } : {}), command }, deps);
+      }).call(this);
+    });
+
+  program
     .command('refresh')
     .description('refresh the access token now if it is close to expiry (or always with --force)')
     .option('--force', 'refresh even if the token is still fresh')
@@ -237,6 +252,27 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       return run(async (deps) => (await import('./commands/profiles.js')).runProfilesRemove(name!, deps)).call(this);
     });
   for (const cmd of profiles.commands) cmd.exitOverride();
+
+  // DESIGN §2: generated from this tree, so new commands and options show up by themselves.
+  program
+    .command('completion')
+    .description('print a shell completion script (bash, zsh or fish)')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText('after', '\nExamples:\n  auth completion bash > ~/.local/share/bash-completion/completions/auth\n  auth completion zsh > "${fpath[1]}/_auth"\n  auth completion fish > ~/.config/fish/completions/auth.fish\n')
+    .action(function (this: Command) {
+      const [shell] = this.args;
+      return run(async (deps) => {
+        const { runCompletion } = await import('./commands/completion.js');
+        runCompletion(program, shell as 'bash' | 'zsh' | 'fish', deps);
+      }).call(this);
+    });
+  program
+    .command('__complete-profiles', { hidden: true })
+    .description('profile names for shell completion')
+    .action(run(async (deps) => {
+      const { runCompleteProfiles } = await import('./commands/completion.js');
+      await runCompleteProfiles(deps);
+    }));
 
   return program;
 }
