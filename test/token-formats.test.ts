@@ -40,7 +40,7 @@ describe('auth token output formats', () => {
     const [name, value] = res.stdout.trim().split(': ');
     const me = await fetch(`${sandbox.issuer}/me`, { headers: { [name!]: value! } });
     expect(me.status).toBe(200);
-    expect((await me.json()).sub).toBe('alice');
+    expect(((await me.json()) as { sub: string }).sub).toBe('alice');
   });
 
   it('json: {access_token, token_type, expires_at (epoch seconds), scope} and nothing else', async () => {
