@@ -108,7 +108,7 @@ describe('R68–R72 logout', () => {
     expect((await s.run(['logout'])).code).toBe(0);
     const text = s.allFilesText();
     for (const marker of [...fake.issued.accessTokens, ...fake.issued.refreshTokens, ...fake.issued.idTokens]) expect(text).not.toContain(marker);
-    expect(text).not.toMatch(/AT_|RT_|IDT_/);
+    expect(text).not.toMatch(/(?:AT|RT|IDT)_[0-9a-f]{8}-[0-9a-f]{4}-/);
     const token = await s.run(['token']);
     expect(token.code).toBe(4);
     expect(token.stdout).toBe('');

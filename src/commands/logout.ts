@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { ExitCode } from '../errors.js';
 import { revokeCredential } from '../flows/revoke.js';
 import { requireUnlocked } from '../mfa/guard.js';
+import { clientSecretFor } from './context.js';
 
 export interface LogoutOptions {
   profile?: string;
@@ -44,8 +45,9 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
       // A token stored with --with-token was issued elsewhere; auth has no grant to revoke.
       report = 'removed locally (a static token is not revoked by auth; revoke it where it was issued)';
     } else {
-      const secretVar = profile.clientSecretEnv;
-      const outcome = await revokeCredential(cred, deps, secretVar ? deps.env[secretVar] : undefined);
+      // A missing client secret must not stop a logout: revocation then fails and is reported.
+      const secret = await clientSecretFor(profile, deps).catch(() => undefined);
+      const outcome = await revokeCredential(cred, deps, secret);
       if (outcome.status === 'revoked') report = 'revoked at server and removed locally';
       else if (outcome.status === 'unsupported') report = 'provider has no revocation endpoint; removed locally';
       else {

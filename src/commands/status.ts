@@ -94,6 +94,7 @@ function renderRow(row: ProfileStatus, deps: Deps): void {
   if (row.issuer) out('Issuer:', sanitize(row.issuer));
   if (!row.loggedIn) {
     deps.log.info(`  ${row.problem ? `Problem: ${row.problem}` : `Not logged in. Run \`${loginHint(row.name)}\`.`}`);
+    if (row.mfa !== 'off') out('MFA:', row.mfa);
     return;
   }
   out('Account:', row.account ? sanitize(row.account, 120) : 'unknown');

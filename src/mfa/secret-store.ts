@@ -51,7 +51,13 @@ class KeychainSecretStore implements SecretStore {
   describe(account: string): string {
     return `keychain (service ${this.service}, account ${account})`;
   }
+  /**
+   * Only once the Secret Service answered: on Linux the AsyncEntry constructor
+   * talks to D-Bus on the main thread and would hang on a silent bus.
+   */
   private async entry(account: string) {
+    const state = await keychainUsable();
+    if (!state.ok) throw new AuthError('AUTH_STORAGE', `The secret ${account} is recorded in the OS keychain, which is unavailable (${state.reason}).`);
     const { AsyncEntry } = await import('@napi-rs/keyring');
     return new AsyncEntry(this.service, account);
   }

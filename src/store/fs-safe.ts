@@ -93,6 +93,26 @@ export function readPrivateFile(file: string, opts: PrivateFileOptions = {}): Bu
 }
 
 /** temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. */
+/**
+ * rename(2) replaces atomically on POSIX. On Windows (MoveFileEx with
+ * REPLACE_EXISTING) it fails with EPERM/EACCES/EBUSY while another program —
+ * an antivirus scanner, a backup or indexing service — briefly holds the target
+ * open without delete sharing; retry for up to about a second, as graceful-fs does.
+ */
+function renameReplacing(from: string, to: string): void {
+  const deadline = Date.now() + 1000;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      renameSync(from, to);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!isWindows || !(code === 'EPERM' || code === 'EACCES' || code === 'EBUSY') || Date.now() > deadline) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
+}
+
 export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions = {}): void {
   const dir = dirname(file);
   ensurePrivateDir(dir, opts.warn);
@@ -116,7 +136,7 @@ export function writePrivateFileAtomic(file: string, data: string | Buffer, opts
   }
   closeSync(fd);
   try {
-    renameSync(temp, file);
+    renameReplacing(temp, file);
   } catch (e) {
     try { unlinkSync(temp); } catch { /* already gone */ }
     throw e;
