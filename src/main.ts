@@ -145,6 +145,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .command('refresh')
     .description('refresh the access token now if it is close to expiry (or always with --force)')
     .option('--force', 'refresh even if the token is still fresh')
+    .addHelpText('after', '\nExamples:\n  auth refresh                  # only when the token is within 5 minutes of expiry\n  auth refresh --force -p work  # now; a rotated refresh token is saved before it returns\n')
     .action(run(async (deps, o) => {
       const { runRefresh } = await import('./commands/refresh.js');
       await runRefresh({ profile: o.profile as string | undefined, force: Boolean(o.force) }, deps);
@@ -155,6 +156,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .description('revoke the tokens at the provider and delete the stored credential')
     .option('--all', 'every profile')
     .option('--no-revoke', 'only delete locally; do not contact the provider')
+    .addHelpText('after', '\nExamples:\n  auth logout                   # revoke at the provider, then delete the local copy\n  auth logout -p work --no-revoke\n  auth logout --all\n')
     .action(run(async (deps, o) => {
       const { runLogout } = await import('./commands/logout.js');
       return runLogout({ profile: o.profile as string | undefined, all: Boolean(o.all), revoke: o.revoke as boolean }, deps);
@@ -165,8 +167,9 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .command('mfa')
     .description('local second factor (TOTP) guarding stored credentials, and a terminal authenticator')
     .addHelpText('after', '\nExamples:\n  auth mfa setup                      # QR code, confirm with a code, print backup codes\n  auth mfa unlock                     # asks for a code; or: echo 123456 | auth mfa unlock\n  auth mfa add github --uri -         # paste an otpauth:// URI\n  auth mfa code github\n');
-  const mfaProfile = (name: string, description: string, json = false) => {
+  const mfaProfile = (name: string, description: string, json = false, examples?: string) => {
     const cmd = mfa.command(name).description(description);
+    if (examples) cmd.addHelpText('after', `\nExamples:\n${examples}`);
     if (json) cmd.option('--json', 'machine-readable output');
     return cmd.action(run(async (deps, o) => {
       const m = await import('./commands/mfa.js');
@@ -180,8 +183,10 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       const args = this.args;
       return run((deps, o) => action(deps, o, args)).call(this);
     };
-  mfaProfile('setup', 'create a TOTP secret (QR code), confirm it with a code, print 10 backup codes');
-  mfaProfile('unlock', 'enter a TOTP or backup code to open the unlock window (mfa.unlockMinutes, default 15)');
+  mfaProfile('setup', 'create a TOTP secret (QR code), confirm it with a code, print 10 backup codes', false,
+    '  auth mfa setup -p work > backup-codes.txt   # the codes on stdout; QR code and prompts on the terminal\n');
+  mfaProfile('unlock', 'enter a TOTP or backup code to open the unlock window (mfa.unlockMinutes, default 15)', false,
+    '  auth mfa unlock                     # asks for the code at a masked prompt\n  echo "$CODE" | auth mfa unlock      # the first line of stdin (never an argument)\n');
   mfaProfile('lock', 'close the unlock window now');
   mfaProfile('status', 'show whether MFA is on, locked or unlocked, and backup codes left', true);
   mfaProfile('disable', 'turn MFA off (needs a code); deletes the secret and backup codes');
@@ -195,6 +200,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .option('--digits <n>', 'with --secret: code length (default 6)', intArg('--digits'))
     .option('--period <seconds>', 'with --secret: time step (default 30)', intArg('--period'))
     .option('--issuer <name>', 'label shown by `auth mfa list`')
+    .addHelpText('after', '\nExamples:\n  auth mfa add github --uri -                 # paste the otpauth:// URI on stdin\n  auth mfa add aws --secret - --digits 6      # paste a base32 secret on stdin\n  auth mfa code github\n')
     .action(withArgs(async (deps, o, [name, source]) => {
       const { runMfaAdd } = await import('./commands/mfa.js');
       const opts: Parameters<typeof runMfaAdd>[0] = { name: name! };
@@ -207,6 +213,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
   mfa
     .command('code <name>')
     .description('print the current code of an authenticator entry (stdout), seconds left on stderr')
+    .addHelpText('after', '\nExamples:\n  auth mfa code github\n  auth mfa code github | pbcopy   # stdout holds only the code\n')
     .action(withArgs(async (deps, _o, [name]) => {
       const { runMfaCode } = await import('./commands/mfa.js');
       return runMfaCode({ name: name! }, deps);
