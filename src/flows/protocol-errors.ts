@@ -29,6 +29,8 @@ function networkReason(e: Error): string | undefined {
 export function fromProtocolError(e: unknown, action: string, code: ErrorCode = 'AUTH_PROVIDER_ERROR'): AuthError {
   if (e instanceof AuthError) return e;
   if (isAbortError(e)) return interrupted();
+  // Ctrl-C (deps.signal's reason) during a request or a retry wait arrives wrapped by openid-client ("something went wrong").
+  if ((e as { cause?: unknown } | undefined)?.cause instanceof AuthError && (e as { cause: AuthError }).cause.code === 'AUTH_INTERRUPTED') return interrupted();
   if (!(e instanceof Error)) return new AuthError('AUTH_FAILED', `${action} failed.`);
   const oauth = oauthErrorCode(e);
   if (oauth) {

@@ -4,6 +4,7 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { fromProtocolError } from './protocol-errors.js';
 import { readDiscoveryCache, writeDiscoveryCache } from './discovery-cache.js';
+import { retryingFetch } from './retry.js';
 import { checkDiscoveredIssuer, describeServer, wrapFetch, type ServerDescription, type ServerFetch } from '../providers/resolve.js';
 
 /**
@@ -53,7 +54,8 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   } else try {
     config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
       execute: insecureLoopback ? [client.allowInsecureRequests] : [],
-      [client.customFetch]: (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit),
+      // Discovery is a GET: bounded retries on 502/503/504 and transient network errors (flows/retry.ts).
+      [client.customFetch]: retryingFetch(baseFetch, deps),
       timeout: 30,
     });
   } catch (e) {
@@ -68,7 +70,8 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   }
   if (!server.metadata) checkDiscoveredIssuer(options.issuer, config.serverMetadata().issuer, server.acceptIssuer);
   // The preset's wire-quirk adapter (GitHub) wraps our fetch; the flows never see the quirks.
-  config[client.customFetch] = wrapFetch(server, config.serverMetadata(), baseFetch);
+  // Under it, bounded retries where a request can safely be sent again (flows/retry.ts; never a sent code or refresh, R32/R59).
+  config[client.customFetch] = wrapFetch(server, config.serverMetadata(), retryingFetch(baseFetch, deps, { tokenEndpoint: config.serverMetadata().token_endpoint }));
   checkEndpoints(config.serverMetadata());
   if (!server.metadata && !cached) writeDiscoveryCache(options.issuer, config.serverMetadata(), deps);
   client.enableNonRepudiationChecks(config);

@@ -104,6 +104,8 @@ export interface FakeAs {
   clientId: string;
   /** Overrides merged into the discovery document; a value of `undefined` removes the field. */
   metadata: Record<string, unknown>;
+  /** Consumed one per discovery request (e.g. 503s, resets); when empty, the discovery document. */
+  discoveryScript: Reply[];
   /** Every request, in arrival order. */
   requests: RecordedRequest[];
   requestsTo(path: string): RecordedRequest[];
@@ -157,6 +159,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
 
   const fake = {
     metadata: {},
+    discoveryScript: [],
     requests: [],
     authorizations: [],
     tokenScript: [],
@@ -326,7 +329,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
     switch (url.pathname) {
       case '/.well-known/openid-configuration':
       case '/.well-known/oauth-authorization-server':
-        return send(res, { body: discovery() });
+        return send(res, fake.discoveryScript.shift() ?? { body: discovery() });
       case '/jwks':
         return send(res, { body: { keys: [key.jwk] } });
       case '/par': {
