@@ -35,6 +35,7 @@ export interface FastIO {
 
 const KEYCHAIN_SERVICE = 'authcli'; // = store/keychain.ts KEYCHAIN_SERVICE (that module loads the native binding)
 const KEYCHAIN_PROBE_SERVICE = `${KEYCHAIN_SERVICE}-probe`; // = store/keychain.ts PROBE_SERVICE
+const KEYCHAIN_CHUNKED = 'authcli-chunked:'; // = store/keychain.ts CHUNK_HEADER_PREFIX: a value stored in parts
 const KEYCHAIN_TIMEOUT_MS = 2000;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
@@ -173,7 +174,8 @@ async function bounded<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T 
  * The stored credential text, or undefined when the slow path must decide:
  * not stored where the profile's storage says (store/select.ts then looks in
  * the other stores and moves it), encrypted, a keychain that fails or is
- * slow, or an MFA secret in the keychain (SECURITY R98: the guard decides).
+ * slow, a credential stored in parts (store/keychain.ts chunks), or an MFA
+ * secret in the keychain (SECURITY R98: the guard decides).
  */
 async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const fileStore = join(paths.credentialsDir, `${profile.name}.json`);
@@ -194,7 +196,7 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   const get = (account: string) => bounded((signal) => new keyring.AsyncEntry(KEYCHAIN_SERVICE, account).getPassword(signal).then((v) => v ?? null));
   const [cred, mfa] = await Promise.all([get(profile.name), get(`mfa:${profile.name}`)]);
   if (cred === undefined || mfa === undefined || mfa !== null) return undefined;
-  if (cred !== null) return cred;
+  if (cred !== null) return cred.startsWith(KEYCHAIN_CHUNKED) ? undefined : cred;
   if (profile.storage === 'keychain') return undefined;
   // Nothing in the keychain — or no keychain at all (the library answers null for both): with the
   // default storage and no Secret Service, the credential lives in the file store (store/keychain.ts probe).
