@@ -13,7 +13,8 @@ import type { ServerFetch } from '../providers/resolve.js';
  *   again, and a retry would only delay the error. Not after a DNS "no such
  *   host" or a TLS failure either.
  * - A client_credentials grant at the token endpoint consumes nothing, so it is
- *   treated the same way.
+ *   treated the same way — unless it carries a private_key_jwt assertion, whose
+ *   jti a server may already have recorded (then only an unsent request is retried).
  * - Every other POST — above all the authorization_code, refresh_token and
  *   device_code grants (SECURITY R32, R59), but also PAR, device authorization
  *   and revocation (which handles its own 503, R70) — is sent again only when the
@@ -51,7 +52,9 @@ export function retryPolicy(url: string, init: FetchInit, options: RetryOptions 
   const method = (init.method ?? 'GET').toUpperCase();
   if (method === 'GET' || method === 'HEAD') return 'repeatable';
   if (method === 'POST' && options.tokenEndpoint && withoutQuery(url) === withoutQuery(options.tokenEndpoint)) {
-    if (formField(init.body, 'grant_type') === 'client_credentials') return 'repeatable';
+    // A private_key_jwt assertion carries a jti the server may have recorded before it failed;
+    // resending the same assertion could be refused as a replay (RFC 7523 §3), so only unsent retries.
+    if (formField(init.body, 'grant_type') === 'client_credentials' && !formField(init.body, 'client_assertion')) return 'repeatable';
   }
   return 'unsent-only';
 }
