@@ -296,8 +296,15 @@ export async function main(argv: string[]): Promise<number> {
     return deps;
   }, (code) => (exitCode = code));
   program.exitOverride();
-  program.configureOutput({ writeErr: (s) => stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: (s) => stderr.write(s) });
+  // SECURITY R85/R86: `--token=VALUE` (or `--client-secret=…`) is an unknown option, and commander's
+  // message would echo VALUE onto stderr (and into CI logs); keep the option name only.
+  const writeErr = (s: string) => stderr.write(s.replace(/(unknown option '[^'=]*)=[^']*'/g, "$1=…'"));
+  program.configureOutput({ writeErr, writeOut: (s) => process.stdout.write(s) });
+  const configure = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeErr });
+    cmd.commands.forEach(configure);
+  };
+  program.commands.forEach(configure);
 
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     // SECURITY R03: certificate checks are never disabled.

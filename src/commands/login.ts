@@ -68,6 +68,9 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   const timeoutSeconds = opts.timeout ?? 300;
   if (!(timeoutSeconds > 0)) throw usageError('--timeout must be a positive number of seconds.');
   const clientSecret = await clientSecretFor(profile, deps);
+  // SECURITY R85: the browser launcher (AUTH_BROWSER, or `open` → xdg-open → the browser) inherits
+  // this process's environment and has no use for the client secret; it was read just above.
+  if (profile.clientSecretEnv) delete deps.env[profile.clientSecretEnv];
   const store = await storeFor(profile, deps);
 
   const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, ...(clientSecret ? { clientSecret } : {}) }, deps);
