@@ -298,7 +298,10 @@ export async function main(argv: string[]): Promise<number> {
   program.exitOverride();
   // SECURITY R85/R86: `--token=VALUE` (or `--client-secret=…`) is an unknown option, and commander's
   // message would echo VALUE onto stderr (and into CI logs); keep the option name only.
-  const writeErr = (s: string) => stderr.write(s.replace(/(unknown option '[^'=]*)=[^']*'/g, "$1=…'"));
+  // A long unknown command or argument is most likely a pasted token: show only its start.
+  const writeErr = (s: string) => stderr.write(
+    s.replace(/(unknown option '[^'=]*)=[^']*'/g, "$1=…'").replace(/((?:unknown command|too many arguments[^']*?) ')([^']{25,})'/g, (_m, lead: string, arg: string) => `${lead}${arg.slice(0, 4)}…'`),
+  );
   program.configureOutput({ writeErr, writeOut: (s) => process.stdout.write(s) });
   const configure = (cmd: Command): void => {
     cmd.exitOverride().configureOutput({ writeErr });

@@ -138,6 +138,23 @@ export function assertLaunchableUrl(url: string): void {
   }
 }
 
+/**
+ * Variables that hold secrets of auth itself (SECURITY R85): the browser never gets them.
+ * (A profile's client-secret variable is removed by `auth login` once it has read it.)
+ */
+const BROWSER_UNSAFE_ENV = ['AUTH_PASSPHRASE'] as const;
+
+/** Runs `launch` (which spawns) with the secret variables out of process.env, restored right after. */
+async function withoutSecretEnv<T>(launch: () => Promise<T>): Promise<T> {
+  const saved = BROWSER_UNSAFE_ENV.map((name) => [name, process.env[name]] as const);
+  for (const [name] of saved) delete process.env[name];
+  try {
+    return await launch();
+  } finally {
+    for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
+  }
+}
+
 function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: Logger): Browser {
   const command = env.AUTH_BROWSER || env.BROWSER;
   return {
@@ -152,14 +169,17 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       if (command) {
         log.debug(`launching browser via ${env.AUTH_BROWSER ? 'AUTH_BROWSER' : 'BROWSER'}`);
         await new Promise<void>((resolve, reject) => {
-          const child = spawn(command, [url], { stdio: 'ignore', detached: true, shell: false, windowsHide: true });
+          const childEnv = { ...process.env };
+          for (const name of BROWSER_UNSAFE_ENV) delete childEnv[name];
+          const child = spawn(command, [url], { stdio: 'ignore', detached: true, shell: false, windowsHide: true, env: childEnv });
           child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch the browser command "${command}": ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
           child.once('spawn', () => { child.unref(); resolve(); });
         });
         return;
       }
       const { default: open } = await import('open');
-      const child = await open(url, { wait: false });
+      // `open` spawns with process.env and takes no env option.
+      const child = await withoutSecretEnv(() => open(url, { wait: false }));
       await new Promise<void>((resolve, reject) => {
         child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch a browser: ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
         child.once('spawn', () => { child.unref(); resolve(); });

@@ -504,3 +504,38 @@ describe('no secret-bearing flags (R86)', () => {
     }, 30_000);
   }
 });
+
+describe('the browser never gets auth\'s own secrets in its environment (R85)', () => {
+  it('encrypted-file store: AUTH_PASSPHRASE is not passed to the browser launcher; the sign-in still stores an encrypted credential', async () => {
+    const fake = await startFakeAs();
+    const s = session('follow');
+    const work = mkdtempSync(join(tmpdir(), 'auth-hygiene-pp-'));
+    const browserPath = join(work, 'pp-browser.mjs');
+    const childLog = join(work, 'children.jsonl');
+    const passphrase = `PP_${randomUUID()}`;
+    try {
+      writeFileSync(browserPath, browserSource(FAKE_BROWSER));
+      chmodSync(browserPath, 0o755);
+      const res = await s.run(['login', '--issuer', fake.issuer, '--client-id', fake.clientId], {
+        env: { AUTH_BROWSER: browserPath, AUTH_STORAGE: 'encrypted-file', AUTH_PASSPHRASE: passphrase, HYG_CHILD_LOG: childLog },
+      });
+      expect(res.code, res.stderr).toBe(0);
+      await s.browserDone(1, 20_000);
+      const entries = readFileSync(childLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChildEntry);
+      const browser = entries.find((e) => e.role === 'browser');
+      expect(browser?.env?.HYG_CHILD_LOG).toBe(childLog); // the environment really was captured
+      expect(browser!.env).not.toHaveProperty('AUTH_PASSPHRASE');
+      expect(JSON.stringify(browser!.env)).not.toContain(passphrase);
+      // The credential was stored encrypted with that passphrase: a token reads back with it.
+      const enc = join(s.home, 'credentials', 'default.json');
+      expect(readFileSync(enc, 'latin1')).not.toContain('AT_');
+      const token = await s.run(['token'], { env: { AUTH_STORAGE: 'encrypted-file', AUTH_PASSPHRASE: passphrase } });
+      expect(token.code, token.stderr).toBe(0);
+      expect(token.stdout).toMatch(/^AT_/);
+    } finally {
+      await s.cleanup();
+      await fake.close();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
