@@ -56,6 +56,9 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
       return { credential: current, refreshed: false };
     }
     if (!req.force && !needsRefresh(current, req.minTtlMs, deps.clock.now())) return { credential: current, refreshed: false };
+    // Slow write preparation (the encrypted store's key derivation) overlaps the request, so
+    // little time passes between the provider rotating the refresh token and our storing it.
+    store.prepareWrite?.(profile);
     const next = await refreshCredential(current, req);
     await store.set(profile, next);
     return { credential: next, refreshed: true };

@@ -24,11 +24,25 @@ function deriveKey(passphrase: string, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => scrypt(passphrase.normalize('NFC'), salt, 32, SCRYPT, (e, key) => (e ? reject(e) : resolve(key))));
 }
 
-export async function encryptSecret(passphrase: string, plaintext: string): Promise<Buffer> {
+/** A fresh salt and the key scrypt derived from it: the slow half of a write, done ahead. */
+interface PreparedKey {
+  passphrase: string;
+  salt: Buffer;
+  key: Promise<Buffer>;
+}
+
+function prepareKey(passphrase: string): PreparedKey {
   const salt = randomBytes(SALT);
+  const key = deriveKey(passphrase, salt);
+  key.catch(() => undefined); // awaited (and its error seen) only if the write happens
+  return { passphrase, salt, key };
+}
+
+export async function encryptSecret(passphrase: string, plaintext: string, prepared?: PreparedKey): Promise<Buffer> {
+  const { salt, key } = prepared?.passphrase === passphrase ? prepared : prepareKey(passphrase);
   const nonce = randomBytes(NONCE);
   const header = Buffer.concat([ENCRYPTED_MAGIC, Buffer.from([VERSION]), salt, nonce]);
-  const cipher = createCipheriv('aes-256-gcm', await deriveKey(passphrase, salt), nonce);
+  const cipher = createCipheriv('aes-256-gcm', await key, nonce);
   cipher.setAAD(header);
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return Buffer.concat([header, body, cipher.getAuthTag()]);
@@ -63,6 +77,8 @@ function wrongPassphrase(file: string, key: string): AuthError {
 
 export class EncryptedFileVault implements SecretVault {
   readonly kind = 'encrypted-file' as const;
+  /** Salt and key for the next write, derived while a refresh is on the wire (prepareWrite). */
+  private prepared: PreparedKey | undefined;
   constructor(private readonly dir: string, private readonly deps: Deps, private readonly warn?: (message: string) => void) {}
 
   path(key: string): string {
@@ -115,13 +131,25 @@ export class EncryptedFileVault implements SecretVault {
     // Never re-key an existing file under a passphrase that does not open it: a typo
     // in AUTH_PASSPHRASE would otherwise lock the user out of their other secrets.
     if (encrypted && !opened.has(file) && (await decryptSecret(passphrase, existing)) === undefined) throw wrongPassphrase(file, key);
-    const blob = await encryptSecret(passphrase, value);
+    // Each prepared salt is used for one write only (a fresh salt per write).
+    const prepared = this.prepared;
+    this.prepared = undefined;
+    const blob = await encryptSecret(passphrase, value, prepared);
     writePrivateFileAtomic(file, blob, this.warn ? { warn: this.warn } : {});
     opened.add(file);
   }
 
   async delete(key: string): Promise<boolean> {
     return removeFile(this.path(key));
+  }
+
+  /**
+   * Starts scrypt for the next write (~0.1 s, on the thread pool) so it runs while the
+   * refresh request is in flight; the write after the answer is then AES-GCM and an fsync.
+   * Only with a passphrase already known: this never prompts.
+   */
+  prepareWrite(_key: string): void {
+    if (cachedPassphrase && !this.prepared) this.prepared = prepareKey(cachedPassphrase);
   }
 }
 

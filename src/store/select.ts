@@ -217,6 +217,10 @@ export class LayeredVault implements SecretVault {
     }
   }
 
+  prepareWrite(key: string): void {
+    if (this.kind === 'encrypted-file') this.encrypted?.prepareWrite(key);
+  }
+
   async delete(key: string): Promise<boolean> {
     let removed = false;
     if (this.kind === 'keychain') {

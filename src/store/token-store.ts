@@ -10,4 +10,6 @@ export interface TokenStore {
   set(profile: string, credential: Credential): Promise<void>;
   /** true when something was removed. */
   delete(profile: string): Promise<boolean>;
+  /** A write is coming soon: prepare it off the critical path (see SecretVault.prepareWrite). */
+  prepareWrite?(profile: string): void;
 }

@@ -18,6 +18,12 @@ export interface SecretVault {
   set(key: string, value: string): Promise<void>;
   /** true when something was removed. */
   delete(key: string): Promise<boolean>;
+  /**
+   * A write of `key` is coming soon (a refresh is about to be sent): do any slow
+   * preparation now, so that the write after the provider's answer is quick and
+   * the window in which a crash loses a rotated refresh token stays small.
+   */
+  prepareWrite?(key: string): void;
 }
 
 export function credentialFromSecret(text: string, where: string, profile: string): Credential {
@@ -48,5 +54,8 @@ export class VaultTokenStore implements TokenStore {
   }
   delete(profile: string): Promise<boolean> {
     return this.vault.delete(profile);
+  }
+  prepareWrite(profile: string): void {
+    this.vault.prepareWrite?.(profile);
   }
 }
