@@ -1,4 +1,6 @@
-import { connect, type Socket } from 'node:net';
+// node:net is loaded only when a bus must be dialled: it costs ~2.5 ms of the `auth token`
+// startup budget (DESIGN §7), and the file store's fast path never dials.
+import type { Socket } from 'node:net';
 
 /**
  * Does a Secret Service answer on this session bus? Asked in plain JavaScript
@@ -144,10 +146,12 @@ function parseMessages(buf: Buffer): { messages: Reply[]; rest: Buffer } {
   return { messages, rest: buf };
 }
 
-function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ServiceCheck> {
+async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ServiceCheck> {
   const target = busTarget(env);
-  if (target === undefined) return Promise.resolve({ ok: true });
-  if ('reason' in target) return Promise.resolve({ ok: false, reason: target.reason });
+  if (target === undefined) return { ok: true };
+  if ('reason' in target) return { ok: false, reason: target.reason };
+  // require in the CommonJS bundles (dynamic import() would start the ESM loader); import() elsewhere.
+  const { connect } = (typeof require === 'function' ? require('node:net') : await import('node:net')) as typeof import('node:net');
   return new Promise<ServiceCheck>((resolve) => {
     let socket: Socket;
     let settled = false;
