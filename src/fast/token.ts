@@ -34,7 +34,6 @@ export interface FastIO {
 }
 
 const KEYCHAIN_SERVICE = 'authcli'; // = store/keychain.ts KEYCHAIN_SERVICE (that module loads the native binding)
-const KEYCHAIN_PROBE_SERVICE = `${KEYCHAIN_SERVICE}-probe`; // = store/keychain.ts PROBE_SERVICE
 const KEYCHAIN_CHUNKED = 'authcli-chunked:'; // = store/keychain.ts CHUNK_HEADER_PREFIX: a value stored in parts
 const KEYCHAIN_TIMEOUT_MS = 2000;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -183,26 +182,30 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   if (profile.storage === 'encrypted-file') return undefined;
   // On Linux the binding blocks for good (even its constructor, on the main thread) against a bus or
   // keyring daemon that never answers: ask over a closable socket first (store/secret-service-check.ts).
-  if (process.platform === 'linux' && !(await checkSecretService(env)).ok) {
-    return profile.storage === 'keychain' ? undefined : readNoFollow(fileStore, true) ?? undefined;
-  }
-  let keyring: Keyring;
+  // The check's socket I/O overlaps loading the native binding (~3 ms), which does not touch D-Bus.
+  const check = process.platform === 'linux' ? checkSecretService(env) : undefined;
+  let keyring: Keyring | undefined;
   try {
     // Loaded only here: the native binding costs ~4% of startup (DESIGN §7).
     keyring = require('@napi-rs/keyring') as Keyring;
   } catch {
-    return undefined;
+    keyring = undefined;
   }
-  const get = (account: string) => bounded((signal) => new keyring.AsyncEntry(KEYCHAIN_SERVICE, account).getPassword(signal).then((v) => v ?? null));
-  const [cred, mfa] = await Promise.all([get(profile.name), get(`mfa:${profile.name}`)]);
-  if (cred === undefined || mfa === undefined || mfa !== null) return undefined;
+  if (check && !(await check).ok) {
+    return profile.storage === 'keychain' ? undefined : readNoFollow(fileStore, true) ?? undefined;
+  }
+  if (!keyring) return undefined;
+  const kr = keyring;
+  // One Secret Service search for the credential and the MFA secret (each lookup is a round trip).
+  const entries = await bounded((signal) => kr.findCredentialsAsync(KEYCHAIN_SERVICE, null, signal));
+  if (entries === undefined) return undefined;
+  const valueOf = (account: string) => entries.find((e) => e.account === account)?.password ?? null;
+  const cred = valueOf(profile.name);
+  if (valueOf(`mfa:${profile.name}`) !== null) return undefined;
   if (cred !== null) return cred.startsWith(KEYCHAIN_CHUNKED) ? undefined : cred;
-  if (profile.storage === 'keychain') return undefined;
-  // Nothing in the keychain — or no keychain at all (the library answers null for both): with the
-  // default storage and no Secret Service, the credential lives in the file store (store/keychain.ts probe).
-  const probe = await bounded((signal) => keyring.findCredentialsAsync(KEYCHAIN_PROBE_SERVICE, null, signal).then(() => true, () => false));
-  if (probe !== false) return undefined;
-  return readNoFollow(fileStore, true) ?? undefined;
+  // The keychain answered and holds no credential: it may sit in the file fallback from a time
+  // without a keychain, which the full CLI moves into the keychain (store/select.ts).
+  return undefined;
 }
 
 /** Prints the token and returns 0, or returns undefined (nothing printed) for the full CLI to handle. */
