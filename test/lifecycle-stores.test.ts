@@ -3,7 +3,7 @@ import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { makeHome, runCli, spawnCli } from './support/cli.js';
+import { makeHome, runCli, spawnCli, filesContaining } from './support/cli.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -246,18 +246,6 @@ function encryptCredential(plaintext: string, passphrase: string): Buffer {
   return Buffer.concat([header, body, cipher.getAuthTag()]);
 }
 
-/** Every file under `dir` whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => {
-      try {
-        return readFileSync(join(dir, f), 'latin1').includes(needle);
-      } catch {
-        return false; // a directory
-      }
-    });
-}
 
 describe('refresh under concurrency and crashes: encrypted-file store', () => {
   let sandbox: Sandbox;

@@ -1,10 +1,10 @@
 import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { waitForStderr } from './support/cli.js';
-import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { session, type Session } from './support/security.js';
+import { type FakeAs } from './support/fake-as.js';
+import { fakeSessions, type Session } from './support/security.js';
 
 // Issue 5 item 3 (src/flows/retry.ts): bounded retries with backoff where a request
 // can safely be sent again — GETs (discovery, JWKS, user info) and the
@@ -18,16 +18,7 @@ import { session, type Session } from './support/security.js';
 // Timing checks are lower bounds only (a loaded machine can only make gaps longer),
 // except the Retry-After cap, whose upper bound is 2.5 × the cap.
 
-const cleanups: Array<() => unknown> = [];
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function setup(): Promise<{ fake: FakeAs; s: Session }> {
-  const fake = await startFakeAs();
-  const s = session();
-  cleanups.push(() => fake.close(), () => s.cleanup());
-  return { fake, s };
-}
+const setup = fakeSessions();
 
 const DISCOVERY = '/.well-known/openid-configuration';
 /** Refreshes use the discovery metadata cached at login (flows/discovery-cache.ts); dropping it makes them discover again. */

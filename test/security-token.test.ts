@@ -1,21 +1,12 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { startFakeAs, type FakeAs, type Reply } from './support/fake-as.js';
-import { expectNoControlBytes, expectNothingStored, session, type Session } from './support/security.js';
+import { describe, expect, it } from 'vitest';
+import { type FakeAs, type Reply } from './support/fake-as.js';
+import { expectNoControlBytes, expectNothingStored, fakeSessions, type Session } from './support/security.js';
 
 // SECURITY.md §4–§5 (R32, R35) and R59: token-endpoint answers a real provider
 // would never send — malformed bodies, resets — each of which must leave the
 // store as it was. Independent cases run concurrently, each with its own fake AS and home.
 
-const cleanups: Array<() => unknown> = [];
-afterAll(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function setup(): Promise<{ fake: FakeAs; s: Session }> {
-  const fake = await startFakeAs();
-  const s = session();
-  cleanups.push(() => fake.close(), () => s.cleanup());
-  return { fake, s };
-}
+const setup = fakeSessions();
 
 /** A failed login: exit ≠0, nothing stored, `auth token` says not logged in (R44), no token marker on stderr. */
 async function expectRejected(fake: FakeAs, s: Session, stderr: string, code: number | null): Promise<void> {

@@ -4,7 +4,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, re
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { baseEnv, BIN, makeHome, runCli, type CliResult } from './support/cli.js';
+import { baseEnv, BIN, makeHome, runCli, type CliResult, filesContaining } from './support/cli.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
@@ -13,17 +13,6 @@ type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 // ownership and symlink rules (SECURITY R74–R76), and the keychain fallback
 // when there is no Secret Service — none of this needs a keyring installed.
 
-function filesContaining(dir: string, needle: string): string[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => {
-      try {
-        return readFileSync(join(dir, f), 'latin1').includes(needle);
-      } catch {
-        return false;
-      }
-    });
-}
 
 /** The CLI under a given umask (SECURITY R74): sh sets it, then execs node. */
 function runWithUmask(umask: string, args: string[], home: string, extra: Record<string, string | undefined> = {}): Promise<CliResult> {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { makeHome, ROOT, runCli } from './support/cli.js';
+import { makeHome, ROOT, runCli, filesContaining } from './support/cli.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -20,18 +20,6 @@ const CHUNKED = { AUTH_TEST_KEYCHAIN_MAX_SECRET: String(MAX) };
 const HEADER = /^authcli-chunked:v1:([0-9a-f]{16}):([0-9]+):([0-9a-f]{64})$/;
 /** Preloaded in the CLI: records whether the full CLI (dist/main.cjs) answered (see test/fast-path.test.ts). */
 const PROBE = join(ROOT, 'test', 'support', 'fast-probe.cjs');
-
-function filesContaining(dir: string, needle: string): string[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => {
-      try {
-        return readFileSync(join(dir, f), 'latin1').includes(needle);
-      } catch {
-        return false; // a directory
-      }
-    });
-}
 
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 

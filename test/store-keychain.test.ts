@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { makeHome, runCli } from './support/cli.js';
+import { makeHome, runCli, filesContaining } from './support/cli.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
@@ -12,18 +12,6 @@ type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 // secret-tool, in the same private bus, is the independent witness of what
 // the keychain holds (DESIGN §4, SECURITY R73).
 
-/** Every file under `dir` whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  return readdirSync(dir, { recursive: true })
-    .map(String)
-    .filter((f) => {
-      try {
-        return readFileSync(join(dir, f), 'latin1').includes(needle);
-      } catch {
-        return false; // a directory
-      }
-    });
-}
 
 const keyring = keyringRequirement();
 

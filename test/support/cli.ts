@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -93,4 +93,17 @@ export function waitForStderr(child: ChildProcess, pattern: RegExp, timeoutMs = 
     };
     child.stderr!.on('data', onData);
   });
+}
+
+/** Every file under `dir` (relative paths) whose bytes contain `needle`: "never on disk in plain text" checks. */
+export function filesContaining(dir: string, needle: string): string[] {
+  return readdirSync(dir, { recursive: true })
+    .map(String)
+    .filter((f) => {
+      try {
+        return readFileSync(join(dir, f), 'latin1').includes(needle);
+      } catch {
+        return false; // a directory
+      }
+    });
 }

@@ -2,8 +2,8 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { expect } from 'vitest';
-import type { FakeAs } from './fake-as.js';
+import { afterAll, expect } from 'vitest';
+import { startFakeAs, type FakeAs } from './fake-as.js';
 import { makeHome, runCli, spawnCli, type CliOptions, type CliResult } from './cli.js';
 
 /** Helpers shared by test/security-*.test.ts (the CLI against test/support/fake-as.ts). */
@@ -177,4 +177,21 @@ export const targetOf = (url: URL) => `${url.pathname}${url.search}`;
 /** Waits for the child to exit. */
 export function exited(child: ChildProcess & { result: Promise<CliResult> }): Promise<CliResult> {
   return child.result;
+}
+
+/**
+ * A per-file factory of fresh fake-AS sessions: each call starts a fake AS and a
+ * session against it; all are closed after the file's tests.
+ */
+export function fakeSessions(): () => Promise<{ fake: FakeAs; s: Session }> {
+  const cleanups: Array<() => unknown> = [];
+  afterAll(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+  return async () => {
+    const fake = await startFakeAs();
+    const s = session();
+    cleanups.push(() => fake.close(), () => s.cleanup());
+    return { fake, s };
+  };
 }
