@@ -12,7 +12,7 @@ type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 // private_key_jwt signed with a key file named in the profile); `auth token`
 // runs the grant again when the token is due — there is no refresh token.
 
-const TTL_S = 4; // due (half the lifetime left) 2 s after issue
+const TTL_S = 600;
 const CC = 'client_credentials';
 
 describe('service accounts (client_credentials)', () => {
@@ -50,11 +50,10 @@ describe('service accounts (client_credentials)', () => {
 
   const env = () => ({ SVC_SECRET: sandbox.service.clientSecret });
   const stored = (profile: string) => JSON.parse(readFileSync(join(home, 'credentials', `${profile}.json`), 'utf8'));
-  const waitUntilDue = async (profile: string) => {
-    const cred = stored(profile);
-    const lifetime = cred.expires_at * 1000 - cred.obtained_at * 1000;
-    const due = cred.expires_at * 1000 - lifetime / 2;
-    await new Promise((r) => setTimeout(r, Math.max(0, due - Date.now() + 200)));
+  /** Moves the stored token's expiry to 30 s from now: inside the 60 s skew margin (R36), so it is due. */
+  const makeDue = (profile: string) => {
+    const file = join(home, 'credentials', `${profile}.json`);
+    writeFileSync(file, JSON.stringify({ ...stored(profile), expires_at: Math.floor(Date.now() / 1000) + 30 }), { mode: 0o600 });
   };
 
   it('logs in with the secret from --client-secret-env; stores a client_credentials credential, no refresh token', async () => {
@@ -82,7 +81,7 @@ describe('service accounts (client_credentials)', () => {
 
   it('`auth token` re-runs the grant when the token is due (no refresh token involved), then serves the new one', async () => {
     const old = stored('svc').access_token;
-    await waitUntilDue('svc');
+    makeDue('svc');
     const before = sandbox.grants(CC);
     const res = await runCli(['token', '-p', 'svc'], { home, env: env() });
     expect(res.code, res.stderr).toBe(0);
@@ -130,7 +129,7 @@ describe('service accounts (client_credentials)', () => {
     const first = stored('ec').access_token;
     expect(JSON.stringify(stored('ec'))).not.toContain('PRIVATE');
 
-    await waitUntilDue('ec');
+    makeDue('ec');
     const token = await runCli(['token', '-p', 'ec'], { home });
     expect(token.code, token.stderr).toBe(0);
     expect(token.stdout.trim()).not.toBe(first);

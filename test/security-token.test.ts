@@ -101,6 +101,21 @@ describe('R36 R37 expiry bookkeeping; access tokens are opaque', () => {
     expect(fake.requestsTo('/token')).toHaveLength(1);
   });
 
+  it.concurrent('R36: expires_in 30 (inside the 60 s skew margin) → the next `auth token` refreshes first, even with --min-ttl 0', async () => {
+    const { fake, s } = await setup();
+    fake.expiresIn = 30;
+    expect((await s.login(fake)).code).toBe(0);
+    const first = s.stored()!.access_token as string;
+    fake.expiresIn = 3600;
+    const res = await s.run(['token', '--min-ttl', '0']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout.trim()).not.toBe(first);
+    expect(fake.requestsTo('/token').map((r) => r.form.get('grant_type'))).toEqual(['authorization_code', 'refresh_token']);
+    // The refreshed token has an hour: served as it is.
+    expect((await s.run(['token'])).stdout).toBe(res.stdout);
+    expect(fake.requestsTo('/token')).toHaveLength(2);
+  });
+
   it.concurrent('R36: the absolute expiry (received_at + expires_in) is stored; expires_in 3600 → no refresh', async () => {
     const { fake, s } = await setup();
     const before = Math.floor(Date.now() / 1000);

@@ -53,7 +53,9 @@ export function credentialFromTokens(
     // SECURITY R64: a DPoP-bound token must not be handed out as a Bearer token.
     throw new AuthError('AUTH_PROVIDER_ERROR', `The provider issued a ${tokenType} token; auth only handles Bearer tokens.`);
   }
-  const expiresIn = tokens.expiresIn();
+  // The response's own number (oauth4webapi has checked it is a non-negative number): R36 stores
+  // received_at + expires_in. (openid-client's expiresIn() counts down from the response, in whole seconds.)
+  const expiresIn = typeof tokens.expires_in === 'number' && Number.isFinite(tokens.expires_in) ? tokens.expires_in : undefined;
   const cred: Credential = {
     kind: ctx.kind,
     accessToken: tokens.access_token,
