@@ -83,7 +83,7 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<string> 
 
   const preset = findPreset(draft.presetId)!;
   await save(draft, preset, config, deps, ask);
-  out(`✓ Saved profile ${draft.name} in ${deps.paths.configFile}`);
+  deps.log.success(`Saved profile ${draft.name} in ${deps.paths.configFile}`);
   if (opts.fromLogin) return draft.name;
   if (await ask.confirm({ message: 'Log in now?', default: true })) {
     const { runLogin } = await import('./login.js');
@@ -402,8 +402,8 @@ async function checkProvider(draft: Draft, preset: Preset, base: ProfileConfig |
       m.device_authorization_endpoint ? 'device flow' : 'no device flow',
       m.revocation_endpoint ? 'revocation' : 'no revocation endpoint',
     ];
-    if (description.metadata) out(`✓ ${issuer}: ${preset.discovery ? 'using the endpoints in the profile' : `${preset.title} publishes no discovery document; using its documented endpoints`} (${can.join(', ')}).`);
-    else out(`✓ ${issuer} answered with its discovery document (${can.join(', ')}).`);
+    if (description.metadata) deps.log.success(`${issuer}: ${preset.discovery ? 'using the endpoints in the profile' : `${preset.title} publishes no discovery document; using its documented endpoints`} (${can.join(', ')}).`);
+    else deps.log.success(`${issuer} answered with its discovery document (${can.join(', ')}).`);
     if (draft.flow === 'device' && !m.device_authorization_endpoint) out('  Note: the device flow was chosen but the provider has no device authorization endpoint; `auth login` will fail until you pick another flow.');
     if (preset.browserNeedsSecret && draft.flow !== 'device' && draft.secret === 'none') out(`  Note: ${preset.title}'s browser flow needs the client secret; without one only the device flow (\`auth login --device\`) works.`);
     return 'ok';

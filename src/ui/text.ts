@@ -21,9 +21,10 @@ export function relativeTime(deltaMs: number): string {
   const past = deltaMs < 0;
   const s = Math.round(Math.abs(deltaMs) / 1000);
   let text: string;
+  // Each unit only while its rounded count stays below the next unit (3599 s is "1 hour", not "60 minutes").
   if (s < 60) text = plural(s, 'second');
-  else if (s < 3600) text = plural(Math.round(s / 60), 'minute');
-  else if (s < 86400 * 2) text = plural(Math.round(s / 3600), 'hour');
+  else if (Math.round(s / 60) < 60) text = plural(Math.round(s / 60), 'minute');
+  else if (Math.round(s / 3600) < 48) text = plural(Math.round(s / 3600), 'hour');
   else text = plural(Math.round(s / 86400), 'day');
   return past ? `${text} ago` : `in ${text}`;
 }
