@@ -130,6 +130,31 @@ describe.skipIf(keyring.skip)('credentials in the OS keychain (private gnome-key
     expect(kr.accounts()).toEqual([]);
   });
 
+  it('a newer copy in the file beside the keychain entry (written while the keychain failed) wins: no rotated refresh token is replayed', async () => {
+    // Rotation is on in this sandbox: replaying an old refresh token would end the session.
+    expect((await login({}, 'race')).code).toBe(0);
+    const older = kr.lookup('race')!;
+    expect((await cli(['refresh', '--force', '-p', 'race'])).code).toBe(0);
+    const newer = kr.lookup('race')!;
+    expect(JSON.parse(newer).refresh_token).not.toBe(JSON.parse(older).refresh_token);
+    // What a process whose keychain write timed out leaves: the new credential in the file,
+    // while the keychain still holds the one before it.
+    writeFileSync(credFile('race'), newer, { mode: 0o600 });
+    expect(kr.secretTool(['store', '--label', 'keyring:race@authcli', 'service', 'authcli', 'username', 'race'], older).code).toBe(0);
+    expect(kr.lookup('race')).toBe(older);
+    const revokedBefore = sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked').length;
+
+    const res = await cli(['refresh', '--force', '-p', 'race']);
+    expect(res.code, res.stderr).toBe(0);
+    const now = JSON.parse(kr.lookup('race')!) as { access_token: string; refresh_token: string };
+    expect(now.refresh_token).not.toBe(JSON.parse(newer).refresh_token);
+    expect(existsSync(credFile('race'))).toBe(false);
+    expect(sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked')).toHaveLength(revokedBefore);
+    expect((await sandbox.userinfo(now.access_token)).status).toBe(200);
+    expect((await cli(['logout', '-p', 'race', '--no-revoke'])).code).toBe(0);
+    expect(kr.accounts()).toEqual([]);
+  });
+
   it('switching storage moves the credential: keychain → file → encrypted-file → keychain, no copy left behind', async () => {
     expect((await login({}, 'mover')).code).toBe(0);
     const token = stored('mover')!.access_token;

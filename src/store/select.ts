@@ -124,7 +124,33 @@ export class LayeredVault implements SecretVault {
       await this.keychainUnavailable(e);
       value = await this.file.get(key);
     }
+    if (value !== undefined && this.kind === 'keychain' && this.fallbackReason === undefined) return this.preferFallbackCopy(key, value);
     return value ?? this.moveFromOthers(key);
+  }
+
+  /**
+   * A plain file beside a keychain entry was written while the keychain failed for some
+   * process (a write that timed out, say) — after the entry, since a move into the keychain
+   * removes the file. So the file is the newer copy: with refresh-token rotation, using the
+   * entry would replay a refresh token the provider already rotated and end the session.
+   * The file copy wins and moves into the keychain.
+   */
+  private async preferFallbackCopy(key: string, value: string): Promise<string> {
+    if (this.file.getSync(key) === undefined) return value;
+    const lock = await acquireLock(this.deps.paths.locksDir, `${key.replace(/[^A-Za-z0-9._-]/g, '_')}+move`, this.deps.signal);
+    try {
+      const copy = this.file.getSync(key);
+      if (copy === undefined) return (await (await this.keychain()).get(key)) ?? value;
+      if (copy !== value) {
+        this.deps.log.debug(`${this.what(key).replace(/^The/, 'the')} has a newer copy in ${this.file.path(key)} (written while the keychain failed); using it`);
+        await this.set(key, copy);
+      } else {
+        await this.file.delete(key);
+      }
+      return copy;
+    } finally {
+      lock.release();
+    }
   }
 
   private async readOther(kind: StorageKind, key: string): Promise<string | undefined> {
