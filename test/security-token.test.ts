@@ -116,6 +116,18 @@ describe('R36 R37 expiry bookkeeping; access tokens are opaque', () => {
     expect(fake.requestsTo('/token')).toHaveLength(2);
   });
 
+  it.concurrent('DESIGN §2: a token that expires within --min-ttl is refreshed first, however long its lifetime (3600 s token, --min-ttl 7200)', async () => {
+    const { fake, s } = await setup();
+    expect((await s.login(fake)).code).toBe(0);
+    const first = s.stored()!.access_token as string;
+    expect((await s.run(['token', '--min-ttl', '3000'])).stdout).toBe(`${first}\n`);
+    expect(fake.requestsTo('/token')).toHaveLength(1);
+    const res = await s.run(['token', '--min-ttl', '7200']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout.trim()).not.toBe(first);
+    expect(fake.requestsTo('/token').map((r) => r.form.get('grant_type'))).toEqual(['authorization_code', 'refresh_token']);
+  });
+
   it.concurrent('R36: the absolute expiry (received_at + expires_in) is stored; expires_in 3600 → no refresh', async () => {
     const { fake, s } = await setup();
     const before = Math.floor(Date.now() / 1000);
