@@ -9,17 +9,12 @@ import type { Credential } from './credential.js';
  * process that waited for the lock uses the token another one just stored
  * (flows/refresh.ts). Tiny and dependency-free: the `auth token` fast path uses it too.
  */
-export function refreshThresholdMs(cred: Credential, minTtlMs: number): number {
-  if (cred.expiresAt === undefined) return 0;
-  return Math.max(minTtlMs, EXPIRY_SKEW_MS);
+export function needsRefresh(cred: Credential, minTtlMs: number, now: number): boolean {
+  return cred.expiresAt !== undefined && cred.expiresAt - now <= Math.max(minTtlMs, EXPIRY_SKEW_MS);
 }
 
 /** SECURITY R36's skew margin. */
 export const EXPIRY_SKEW_MS = 60_000;
-
-export function needsRefresh(cred: Credential, minTtlMs: number, now: number): boolean {
-  return cred.expiresAt !== undefined && cred.expiresAt - now <= refreshThresholdMs(cred, minTtlMs);
-}
 
 export function isExpired(cred: Credential, now: number): boolean {
   return cred.expiresAt !== undefined && cred.expiresAt <= now;

@@ -135,9 +135,17 @@ export class LayeredVault implements SecretVault {
    * entry would replay a refresh token the provider already rotated and end the session.
    * The file copy wins and moves into the keychain.
    */
+  /**
+   * A lock of its own for moving `key` between stores (not the refresh lock, which a caller
+   * may hold): two processes moving at once must not write an older copy over a newer one.
+   */
+  private moveLock(key: string) {
+    return acquireLock(this.deps.paths.locksDir, `${key.replace(/[^A-Za-z0-9._-]/g, '_')}+move`, this.deps.signal);
+  }
+
   private async preferFallbackCopy(key: string, value: string): Promise<string> {
     if (this.file.getSync(key) === undefined) return value;
-    const lock = await acquireLock(this.deps.paths.locksDir, `${key.replace(/[^A-Za-z0-9._-]/g, '_')}+move`, this.deps.signal);
+    const lock = await this.moveLock(key);
     try {
       const copy = this.file.getSync(key);
       if (copy === undefined) return (await (await this.keychain()).get(key)) ?? value;
@@ -175,9 +183,7 @@ export class LayeredVault implements SecretVault {
     for (const kind of this.others()) {
       const value = await this.readOther(kind, key);
       if (value === undefined) continue;
-      // Under a lock of its own (not the refresh lock, which a caller may hold): two
-      // processes moving at once must not write an older copy over a newer one.
-      const lock = await acquireLock(this.deps.paths.locksDir, `${key.replace(/[^A-Za-z0-9._-]/g, '_')}+move`, this.deps.signal);
+      const lock = await this.moveLock(key);
       try {
         const already = await (await this.vaultOf(this.kind)).get(key).catch(() => undefined);
         if (already !== undefined) return already;
