@@ -84,18 +84,18 @@ describe('encrypted-file store', () => {
     accessToken = (await runCli(['token'], { home, env })).stdout.trim();
   });
 
-  it('wrong passphrase → exit 4 with a clear message, nothing on stdout, the file untouched', async () => {
+  it('wrong passphrase → exit 1 (the credential is there but cannot be read) with a clear message, nothing on stdout, the file untouched', async () => {
     const before = readFileSync(file);
     const mtime = statSync(file).mtimeMs;
     for (const args of [['token'], ['refresh', '--force'], ['status']]) {
       const res = await runCli(args, { home, env: { ...env, AUTH_PASSPHRASE: 'wrong passphrase' } });
-      expect(res.code).toBe(4);
+      expect(res.code).toBe(1);
       expect(res.stdout).toBe('');
       expect(res.stderr).toContain(`Cannot decrypt ${file}: the passphrase is wrong, or the file was modified`);
     }
     // A login with the wrong passphrase does not re-key the file either.
     const login = await runCli(loginArgs(), { home, env: { ...env, AUTH_PASSPHRASE: 'wrong passphrase' } });
-    expect(login.code).toBe(4);
+    expect(login.code).toBe(1);
     expect(readFileSync(file).equals(before)).toBe(true);
     expect(statSync(file).mtimeMs).toBe(mtime);
     expect((await runCli(['token'], { home, env })).stdout).toBe(`${accessToken}\n`);
@@ -119,7 +119,7 @@ describe('encrypted-file store', () => {
     for (const at of [good.length - 40 /* ciphertext */, good.length - 1 /* tag */, 10 /* salt */, 30 /* nonce */]) {
       const bad = flip(at);
       const res = await runCli(['token'], { home, env });
-      expect(res.code).toBe(4);
+      expect(res.code).toBe(1);
       expect(res.stdout).toBe('');
       expect(res.stderr).toContain('the passphrase is wrong, or the file was modified');
       expect(readFileSync(file).equals(bad)).toBe(true);

@@ -11,6 +11,7 @@ import { checkIdTokenPolicy, credentialFromTokens } from '../flows/tokens.js';
 import { sanitize } from '../ui/text.js';
 import { startSpinner } from '../ui/spinner.js';
 import { clientSecretFor, loadProfile, storeFor } from './context.js';
+import { storeUnderLock } from '../store/profile-lock.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
@@ -93,7 +94,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
       if (account) cred.account = account;
     }
     // Nothing is stored until every check passed (SECURITY R44).
-    await store.set(profile.name, cred);
+    await storeUnderLock(store, profile.name, cred, deps);
     // DESIGN §7 budget (< 100 ms): the machine's share of a sign-in; `npm run bench` reads this line.
     if (callbackAt !== undefined) deps.log.debug(`callback→stored ${Math.round(performance.now() - callbackAt)} ms`);
     stored = cred;
@@ -275,7 +276,7 @@ async function loginWithToken(opts: LoginOptions, config: Config, profile: Resol
     obtainedAt: deps.clock.now(),
   };
   const store = await storeFor(profile, deps);
-  await store.set(profile.name, cred);
+  await storeUnderLock(store, profile.name, cred, deps);
   updateConfig(deps.paths.configFile, (c) => {
     const before: ProfileConfig = c.profiles[profile.name] ?? {};
     const next: ProfileConfig = { ...before };
@@ -325,7 +326,7 @@ async function loginWithClientCredentials(opts: LoginOptions, config: Config, pr
     scopes: explicitScopes ? profile.scopes : [],
     resources: profile.resources,
   }, deps);
-  await store.set(profile.name, cred);
+  await storeUnderLock(store, profile.name, cred, deps);
   saveProfile(deps, profile, opts, config.active === undefined);
   deps.log.success(`Logged in to ${profile.issuer} as ${sanitize(profile.clientId, 120)} (profile ${profile.name})`);
   deps.log.info('  Service account: `auth token` gets a new token with the same grant when this one is due.');

@@ -1,9 +1,11 @@
 import { loadConfig } from '../config/config.js';
-import { profileName, resolveProfile } from '../config/resolve.js';
+import { profileName, resolveProfile, type ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
-import { ExitCode } from '../errors.js';
+import { AuthError, ExitCode } from '../errors.js';
+import { acquireProfileLock } from '../store/profile-lock.js';
 import { revokeCredential } from '../flows/revoke.js';
 import { requireUnlocked } from '../mfa/guard.js';
+import type { Credential } from '../store/credential.js';
 import { clientSecretFor } from './context.js';
 
 export interface LogoutOptions {
@@ -11,34 +13,70 @@ export interface LogoutOptions {
   all?: boolean;
   /** commander's --no-revoke sets this false. */
   revoke?: boolean;
+  /** Delete a stored credential even when it cannot be read (nothing is revoked then). */
+  force?: boolean;
 }
 
 /**
  * DESIGN §2 `auth logout`: revoke at the server when possible, always delete
  * the local copy, report honestly. Exit 1 only when a revocation was attempted
  * and failed; logging out with nothing stored is exit 0.
+ *
+ * Each profile is logged out under its refresh lock (docs/architecture.md
+ * "Locking"), so a refresh in flight finishes first and what it stored is what
+ * gets revoked — it cannot write a session back after the logout. A credential
+ * that cannot be read (wrong passphrase, keychain not answering, damaged entry)
+ * is never deleted, except with --force: it could be the user's only session.
  */
 export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number> {
   const config = loadConfig(deps.paths.configFile);
   const names = opts.all ? Object.keys(config.profiles) : [profileName(config, deps.env, opts.profile)];
-  let failed = false;
+  const profiles = names.map((name) => resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {}));
   // DESIGN §2: with MFA on, logging out needs an unlock — checked for every profile before any is touched.
-  for (const name of names) await requireUnlocked(resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {}), deps);
-  for (const name of names) {
-    const profile = resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {});
-    const store = await deps.openStore(profile.storage, name);
-    let cred;
+  for (const profile of profiles) await requireUnlocked(profile, deps);
+  let failed = false;
+  for (const profile of profiles) {
+    try {
+      if (!(await logoutProfile(profile, opts, deps))) failed = true;
+    } catch (e) {
+      // One profile's failure does not stop `--all` from logging out the others.
+      if (!opts.all || !(e instanceof AuthError) || e.code === 'AUTH_INTERRUPTED') throw e;
+      deps.log.error(e.message);
+      if (e.hint) deps.log.info(`  ${e.hint}`);
+      failed = true;
+    }
+  }
+  return failed ? ExitCode.failure : ExitCode.ok;
+}
+
+/** false when a revocation was attempted and failed (the local copy is gone all the same). */
+async function logoutProfile(profile: ResolvedProfile, opts: LogoutOptions, deps: Deps): Promise<boolean> {
+  const name = profile.name;
+  const store = await deps.openStore(profile.storage, name);
+  const lock = await acquireProfileLock(name, deps);
+  try {
+    let cred: Credential | undefined;
     try {
       cred = await store.get(name);
     } catch (e) {
-      deps.log.warn(`Could not read the stored credential for profile ${name} (${(e as Error).message}); removing it locally.`);
+      if (!(e instanceof AuthError) || e.code === 'AUTH_INTERRUPTED') throw e;
+      if (!opts.force) {
+        throw new AuthError(e.code, `Profile ${name}: the stored credential could not be read, so it was neither revoked nor removed. ${e.message}`, {
+          exitCode: ExitCode.failure,
+          hint: `${e.hint ? `${e.hint}\n  ` : ''}To remove it without revoking it, run \`auth logout -p ${name} --force\`.`,
+        });
+      }
+      await store.delete(name);
+      deps.log.warn(`Logged out of profile ${name}: the stored credential could not be read (${e.message.replace(/\.$/, '')}), so it was removed locally without being revoked; its tokens may stay valid at the provider until they expire.`);
+      return true;
     }
     if (!cred) {
       await store.delete(name);
       deps.log.info(`Profile ${name}: not logged in; nothing to do.`);
-      continue;
+      return true;
     }
     let report: string;
+    let ok = true;
     if (opts.revoke === false) {
       report = 'removed locally (revocation skipped)';
     } else if (cred.kind === 'static') {
@@ -51,13 +89,15 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
       if (outcome.status === 'revoked') report = 'revoked at server and removed locally';
       else if (outcome.status === 'unsupported') report = 'provider has no revocation endpoint; removed locally';
       else {
-        failed = true;
+        ok = false;
         report = `revocation failed (${outcome.reason}); removed locally — the tokens may stay valid at the provider until they expire`;
       }
     }
     await store.delete(name);
-    if (report.startsWith('revocation failed')) deps.log.warn(`Logged out of profile ${name}: ${report}.`);
-    else deps.log.success(`Logged out of profile ${name}: ${report}.`);
+    if (ok) deps.log.success(`Logged out of profile ${name}: ${report}.`);
+    else deps.log.warn(`Logged out of profile ${name}: ${report}.`);
+    return ok;
+  } finally {
+    lock.release();
   }
-  return failed ? ExitCode.failure : ExitCode.ok;
 }

@@ -32,12 +32,16 @@ export interface ProfileStatus {
   kind?: Credential['kind'];
 }
 
-/** DESIGN §2 `auth status`: never prints a token; exit 0 when every shown profile is usable, else 4. */
+/**
+ * DESIGN §2 `auth status`: never prints a token; exit 0 when every shown profile is usable,
+ * 1 when a stored credential could not be read, else 4.
+ */
 export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number> {
   const config = loadConfig(deps.paths.configFile);
   const chosen = profileName(config, deps.env, opts.profile);
   const names = opts.all ? [...new Set([...Object.keys(config.profiles), ...(opts.profile ? [chosen] : [])])] : [chosen];
   const rows: ProfileStatus[] = [];
+  let unreadable = false;
   for (const name of names) {
     const profile = resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {});
     const row: ProfileStatus = {
@@ -72,6 +76,9 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
       }
     } catch (e) {
       row.problem = e instanceof AuthError ? e.message : String(e);
+      // A credential that could not be read (wrong passphrase, keychain not answering) is not
+      // "not logged in": the exit status says the check failed (1), not that a login is needed (4).
+      if (!(e instanceof AuthError) || e.exitCode !== ExitCode.authNeeded) unreadable = true;
     }
     rows.push(row);
   }
@@ -85,6 +92,7 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
   } else {
     for (const row of rows) renderRow(row, deps);
   }
+  if (unreadable) return ExitCode.failure;
   return rows.length > 0 && rows.every((r) => r.usable) ? ExitCode.ok : ExitCode.authNeeded;
 }
 

@@ -3,7 +3,9 @@ import type { Deps } from '../deps.js';
 import { AuthError, notLoggedIn, sessionEnded } from '../errors.js';
 import type { Credential } from '../store/credential.js';
 import { isExpired, needsRefresh } from '../store/freshness.js';
-import { acquireLock } from '../store/lock.js';
+import type { Lock } from '../store/lock.js';
+import { acquireProfileLock } from '../store/profile-lock.js';
+import { sanitize } from '../ui/text.js';
 import type { TokenStore } from '../store/token-store.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';
@@ -44,7 +46,7 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
     return { credential: first, refreshed: false };
   }
 
-  const lock = await acquireLock(deps.paths.locksDir, profile, deps.signal);
+  const lock = await acquireProfileLock(profile, deps);
   try {
     // Another process may have refreshed while we waited for the lock.
     const current = await store.get(profile);
@@ -56,15 +58,53 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
       return { credential: current, refreshed: false };
     }
     if (!req.force && !needsRefresh(current, req.minTtlMs, deps.clock.now())) return { credential: current, refreshed: false };
-    // Slow write preparation (the encrypted store's key derivation) overlaps the request, so
-    // little time passes between the provider rotating the refresh token and our storing it.
-    store.prepareWrite?.(profile);
-    const next = await refreshCredential(current, req);
+    // Space for the new credential is set aside before the request: a full disk fails here,
+    // before the provider rotates the refresh token. Slow write preparation (the encrypted
+    // store's key derivation) overlaps the request, so little time passes between the
+    // provider rotating the refresh token and our storing it.
+    store.reserveWrite?.(profile);
+    let next: Credential;
+    try {
+      next = await refreshCredential(current, req);
+    } catch (e) {
+      if (!(e instanceof RefreshRefusedError)) throw e;
+      return await afterRefusal(current, e, lock, req);
+    }
+    if (!lock.held()) {
+      // Our lock was taken over (we looked dead to another process): store only if nobody
+      // stored anything since we read, so a newer credential is never overwritten.
+      const now = await store.get(profile);
+      if (!now || !sameCredential(now, current)) {
+        deps.log.warn(`Another auth process stored a credential for profile ${profile} while this refresh was running; keeping that one.`);
+        return now && !isExpired(now, deps.clock.now()) ? { credential: now, refreshed: false } : { credential: next, refreshed: true };
+      }
+    }
     await store.set(profile, next);
     return { credential: next, refreshed: true };
   } finally {
+    store.releaseWrite?.(profile);
     lock.release();
   }
+}
+
+const sameCredential = (a: Credential, b: Credential) => a.accessToken === b.accessToken && a.refreshToken === b.refreshToken;
+
+/**
+ * The provider refused the refresh token. If the store no longer holds the token we sent
+ * (a sign-in, or a process that took our lock, stored a newer one), this process merely
+ * lost a race: nothing is deleted and the stored credential is used. Otherwise the session
+ * has ended: the dead credential is removed, so `auth status` says a login is needed.
+ */
+async function afterRefusal(sent: Credential, refusal: RefreshRefusedError, lock: Lock, req: FreshnessRequest): Promise<{ credential: Credential; refreshed: boolean }> {
+  const { deps, profile, store } = req;
+  const now = await store.get(profile);
+  if (now && !sameCredential(now, sent)) {
+    deps.log.debug('the refresh token was refused, but the store holds a newer credential; using it');
+    if (isExpired(now, deps.clock.now())) throw expiredError(profile, 'a newer credential was stored meanwhile, and it has expired too');
+    return { credential: now, refreshed: false };
+  }
+  if (now && lock.held()) await store.delete(profile);
+  throw sessionEnded(profile, refusal.why);
 }
 
 function expiredError(profile: string, why: string): AuthError {
@@ -86,12 +126,9 @@ async function refreshCredential(cred: Credential, req: FreshnessRequest): Promi
     if (cred.resources?.length === 1) params.resource = cred.resources[0]!;
     tokens = await client.refreshTokenGrant(config, cred.refreshToken!, params);
   } catch (e) {
-    const code = oauthErrorCode(e);
-    if (code === 'invalid_grant' && cred.kind === 'oauth') {
-      // R58: the grant is gone; remove the dead credential, do not retry.
-      await req.store.delete(profile);
-      throw sessionEnded(profile, 'the provider no longer accepts the refresh token (invalid_grant)');
-    }
+    const refused = cred.kind === 'oauth' ? refusalReason(e) : undefined;
+    // R58: the grant is gone; the caller removes the dead credential, nothing is retried.
+    if (refused) throw new RefreshRefusedError(refused);
     // R59: never retry a refresh that may have been sent; the stored credential stays as it was.
     throw fromProtocolError(e, 'Refreshing the access token');
   }
@@ -106,7 +143,42 @@ async function refreshCredential(cred: Credential, req: FreshnessRequest): Promi
       previous: cred,
     });
   } catch (e) {
-    if (e instanceof AuthError && e.code === 'AUTH_SESSION_ENDED') await req.store.delete(profile);
+    if (e instanceof AuthError && e.code === 'AUTH_SESSION_ENDED') throw new RefreshRefusedError(e.message.replace(/\.$/, ''));
     throw e;
   }
+}
+
+/** The provider will not refresh this credential any more (see afterRefusal). */
+class RefreshRefusedError extends Error {
+  constructor(readonly why: string) {
+    super(why);
+  }
+}
+
+/**
+ * Answers to a refresh grant that end the session (docs/architecture.md "Session end"):
+ * `invalid_grant`, and any other 400/401 — real servers answer a dead refresh token with
+ * `invalid_request` or an empty 400 body — except errors that name a problem with the
+ * request or the client rather than the token (a wrong client secret, a resource or scope
+ * the server does not know): those fail with exit 1 and keep the credential, as 5xx,
+ * timeouts and network errors do.
+ */
+const NOT_ABOUT_THE_TOKEN = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_target', 'invalid_dpop_proof', 'use_dpop_nonce']);
+
+function refusalReason(e: unknown): string | undefined {
+  if (e instanceof AuthError) return undefined;
+  const code = oauthErrorCode(e);
+  if (code === 'invalid_grant') return 'the provider no longer accepts the refresh token (invalid_grant)';
+  const status = httpStatus(e);
+  if (status !== 400 && status !== 401) return undefined;
+  if (code && NOT_ABOUT_THE_TOKEN.has(code)) return undefined;
+  return `the provider refused the refresh token (HTTP ${status}${code ? `, ${sanitize(code, 40)}` : ''})`;
+}
+
+/** The HTTP status of a token-endpoint answer the library rejected, when there was one. */
+function httpStatus(e: unknown): number | undefined {
+  const err = e as { status?: unknown; cause?: { status?: unknown } } | undefined;
+  if (typeof err?.status === 'number') return err.status;
+  if (typeof err?.cause?.status === 'number') return err.cause.status;
+  return undefined;
 }

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { ENCRYPTED_MAGIC, isEncryptedBlob, storeFilePath } from './file.js';
-import { readPrivateFile, removeFile, writePrivateFileAtomic } from './fs-safe.js';
+import { ENCRYPTED_MAGIC, isEncryptedBlob, reserveStoreWrite, storeFilePath } from './file.js';
+import { readPrivateFile, releaseFileWrite, removeFile, writePrivateFileAtomic } from './fs-safe.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
@@ -70,14 +70,15 @@ const opened = new Set<string>();
 
 function wrongPassphrase(file: string, key: string): AuthError {
   const profile = key.split(':')[0]!;
-  return new AuthError('AUTH_NOT_LOGGED_IN', `Cannot decrypt ${file}: the passphrase is wrong, or the file was modified.`, {
-    hint: `Check AUTH_PASSPHRASE and try again; the file was left untouched. If the passphrase is lost, \`auth logout -p ${profile} --no-revoke\` removes the file.`,
+  // Exit 1, not 4: the credential is there, it just cannot be read (docs/storage.md); nothing may delete it.
+  return new AuthError('AUTH_STORAGE', `Cannot decrypt ${file}: the passphrase is wrong, or the file was modified.`, {
+    hint: `Check AUTH_PASSPHRASE and try again; the file was left untouched. If the passphrase is lost, \`auth logout -p ${profile} --force\` removes the file (nothing is revoked).`,
   });
 }
 
 export class EncryptedFileVault implements SecretVault {
   readonly kind = 'encrypted-file' as const;
-  /** Salt and key for the next write, derived while a refresh is on the wire (prepareWrite). */
+  /** Salt and key for the next write, derived while a refresh is on the wire (reserveWrite). */
   private prepared: PreparedKey | undefined;
   constructor(private readonly dir: string, private readonly deps: Deps, private readonly warn?: (message: string) => void) {}
 
@@ -144,12 +145,17 @@ export class EncryptedFileVault implements SecretVault {
   }
 
   /**
-   * Starts scrypt for the next write (~0.1 s, on the thread pool) so it runs while the
-   * refresh request is in flight; the write after the answer is then AES-GCM and an fsync.
-   * Only with a passphrase already known: this never prompts.
+   * Reserves the file's space, and starts scrypt for the next write (~0.1 s, on the thread
+   * pool) so it runs while the refresh request is in flight; the write after the answer is
+   * then AES-GCM and an fsync. Only with a passphrase already known: this never prompts.
    */
-  prepareWrite(_key: string): void {
+  reserveWrite(key: string): void {
+    reserveStoreWrite(this.path(key), this.warn);
     if (cachedPassphrase && !this.prepared) this.prepared = prepareKey(cachedPassphrase);
+  }
+
+  releaseWrite(key: string): void {
+    releaseFileWrite(this.path(key));
   }
 }
 

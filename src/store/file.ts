@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Credential } from './credential.js';
-import { readPrivateFile, removeFile, writePrivateFileAtomic, type PrivateFileOptions } from './fs-safe.js';
+import { lstatSync } from 'node:fs';
+import { readPrivateFile, releaseFileWrite, removeFile, reserveFileWrite, writePrivateFileAtomic, type PrivateFileOptions } from './fs-safe.js';
 import { credentialFromSecret, VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
@@ -20,6 +21,16 @@ export function isEncryptedBlob(buf: Buffer): boolean {
 export function storeFilePath(dir: string, key: string): string {
   const colon = key.indexOf(':');
   return colon < 0 ? join(dir, `${key}.json`) : join(dir, `${key.slice(0, colon)}.${key.slice(colon + 1)}`);
+}
+
+/**
+ * Space to set aside before a refresh: a rotated credential is about the size of
+ * the current one; four times that, and at least 64 KiB, leaves room for longer tokens.
+ */
+export function reserveStoreWrite(file: string, warn?: (message: string) => void): void {
+  let size = 0;
+  try { size = lstatSync(file).size; } catch { /* none yet */ }
+  reserveFileWrite(file, Math.max(64 * 1024, 4 * size), warn ? { warn } : {});
 }
 
 /** `file` vault: plain text, 0600 in a 0700 dir, atomic writes, no symlinks (SECURITY R74–R77). */
@@ -61,6 +72,14 @@ export class FileVault implements SecretVault {
 
   async delete(key: string): Promise<boolean> {
     return removeFile(this.path(key));
+  }
+
+  reserveWrite(key: string): void {
+    reserveStoreWrite(this.path(key), this.warn);
+  }
+
+  releaseWrite(key: string): void {
+    releaseFileWrite(this.path(key));
   }
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync, readdirSync, type Stats } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, ftruncateSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, chmodSync, readdirSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { AuthError } from '../errors.js';
@@ -13,6 +13,15 @@ const isWindows = process.platform === 'win32';
 function storageError(message: string): AuthError {
   return new AuthError('AUTH_STORAGE', message);
 }
+
+/** The disk holding `dir` is full: said plainly, with what was (not) changed. */
+export function noSpaceError(dir: string): AuthError {
+  return new AuthError('AUTH_STORAGE', `No space left on the disk that holds ${dir}; nothing was changed.`, {
+    hint: 'Free some space there (see `df -h`), then run the command again.',
+  });
+}
+
+const isNoSpace = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOSPC' || (e as NodeJS.ErrnoException)?.code === 'EDQUOT';
 
 /** Options for the credential stores: R75 checks on read, and where to say that a mode was tightened. */
 export interface PrivateFileOptions {
@@ -92,7 +101,6 @@ export function readPrivateFile(file: string, opts: PrivateFileOptions = {}): Bu
   }
 }
 
-/** temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. */
 /**
  * rename(2) replaces atomically on POSIX. On Windows (MoveFileEx with
  * REPLACE_EXISTING) it fails with EPERM/EACCES/EBUSY while another program —
@@ -113,6 +121,79 @@ function renameReplacing(from: string, to: string): void {
   }
 }
 
+/**
+ * Space set aside for a file's next atomic write: its temp file, already
+ * written to `bytes` and fsynced. A refresh reserves before it sends the
+ * request, so a full disk fails the refresh before the provider rotates the
+ * refresh token (docs/architecture.md "Never lose a session").
+ */
+interface Reservation {
+  temp: string;
+  fd: number;
+  bytes: number;
+}
+
+// Keyed by the final path; one write consumes it. A reservation is made and used under the profile lock.
+const reservations = new Map<string, Reservation>();
+
+function tempPathFor(file: string): string {
+  return join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Reserves `bytes` for the next writePrivateFileAtomic(file); throws noSpaceError when the disk is full. */
+export function reserveFileWrite(file: string, bytes: number, opts: PrivateFileOptions = {}): void {
+  releaseFileWrite(file);
+  const dir = dirname(file);
+  ensurePrivateDir(dir, opts.warn);
+  sweepOnce(dir);
+  const temp = tempPathFor(file);
+  let fd: number;
+  try {
+    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
+  } catch (e) {
+    if (isNoSpace(e)) throw noSpaceError(dir);
+    throw storageError(`Cannot create a file in ${dir}: ${(e as Error).message}`);
+  }
+  try {
+    if (!isWindows) fchmodSync(fd, 0o600);
+    // Real blocks, not a sparse file: write zeros (Node has no fallocate).
+    const chunk = Buffer.alloc(Math.min(bytes, 64 * 1024));
+    for (let off = 0; off < bytes; ) off += writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - off), off);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(temp); } catch { /* already gone */ }
+    if (isNoSpace(e)) throw noSpaceError(dir);
+    throw storageError(`Cannot write in ${dir}: ${(e as Error).message}`);
+  }
+  reservations.set(file, { temp, fd, bytes });
+}
+
+/** Gives back an unused reservation (after a refresh that failed); a no-op when there is none. */
+export function releaseFileWrite(file: string): void {
+  const r = reservations.get(file);
+  if (!r) return;
+  reservations.delete(file);
+  try { closeSync(r.fd); } catch { /* closed */ }
+  try { unlinkSync(r.temp); } catch { /* gone */ }
+}
+
+/** Writes `buf` into the reserved temp file; false when the reservation cannot be used (too small, or swept). */
+function writeReserved(r: Reservation, buf: Buffer): boolean {
+  if (buf.length > r.bytes) return false;
+  try {
+    lstatSync(r.temp);
+  } catch {
+    return false;
+  }
+  let off = 0;
+  while (off < buf.length) off += writeSync(r.fd, buf, off, buf.length - off, off);
+  ftruncateSync(r.fd, buf.length);
+  fsyncSync(r.fd);
+  return true;
+}
+
+/** temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. */
 export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions = {}): void {
   const dir = dirname(file);
   ensurePrivateDir(dir, opts.warn);
@@ -121,18 +202,32 @@ export function writePrivateFileAtomic(file: string, data: string | Buffer, opts
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  const temp = join(dir, `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
-  try {
-    if (!isWindows) fchmodSync(fd, 0o600);
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(temp); } catch { /* already gone */ }
-    throw e;
+  sweepOnce(dir);
+  const buf = typeof data === 'string' ? Buffer.from(data) : data;
+  const reserved = reservations.get(file);
+  reservations.delete(file);
+  let temp: string;
+  let fd: number;
+  if (reserved && writeReserved(reserved, buf)) {
+    ({ temp, fd } = reserved);
+  } else {
+    if (reserved) {
+      try { closeSync(reserved.fd); } catch { /* closed */ }
+      try { unlinkSync(reserved.temp); } catch { /* gone */ }
+    }
+    temp = tempPathFor(file);
+    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
+    try {
+      if (!isWindows) fchmodSync(fd, 0o600);
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off);
+      fsyncSync(fd);
+    } catch (e) {
+      closeSync(fd);
+      try { unlinkSync(temp); } catch { /* already gone */ }
+      if (isNoSpace(e)) throw new AuthError('AUTH_STORAGE', `No space left on the disk that holds ${dir}; ${file} was not written.`, { hint: 'Free some space there (see `df -h`), then run the command again.' });
+      throw e;
+    }
   }
   closeSync(fd);
   try {
@@ -159,7 +254,20 @@ export function removeFile(file: string): boolean {
   }
 }
 
-/** Removes temp files left behind by a process killed mid-write (older than a minute). */
+const swept = new Set<string>();
+
+/** Once per directory and process: the first write there sweeps what crashed writers left. */
+function sweepOnce(dir: string): void {
+  if (swept.has(dir)) return;
+  swept.add(dir);
+  sweepStaleTemps(dir, Date.now());
+}
+
+/**
+ * Removes temp files left behind by a process killed mid-write (older than a
+ * minute). One readdir of a small directory; a reservation that a slow refresh
+ * still holds may be removed too, and its write then falls back to a new temp file.
+ */
 export function sweepStaleTemps(dir: string, now: number): void {
   let names: string[];
   try { names = readdirSync(dir); } catch { return; }

@@ -72,13 +72,26 @@ function splitValue(value: string, size: number): string[] {
   return parts;
 }
 
-export type KeychainAvailability = { ok: true } | { ok: false; reason: string };
+export type KeychainAvailability = { ok: true } | { ok: false; reason: string; noAnswer?: boolean };
 
 /** The keychain is not usable here; `reason` says why, in a few words for a message. */
 export class KeychainUnavailableError extends AuthError {
   constructor(readonly reason: string) {
     super('AUTH_STORAGE', `The OS keychain is unavailable (${reason}).`);
     this.name = 'KeychainUnavailableError';
+  }
+}
+
+/**
+ * The keychain is there but did not answer in time (a stuck or overloaded keyring daemon).
+ * A write may still fall back to the file (so a rotated refresh token is kept), but a read
+ * or a delete must not be taken for "nothing stored": that would report a signed-in profile
+ * as not logged in, or a logout that removed nothing as done.
+ */
+export class KeychainNoAnswerError extends KeychainUnavailableError {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'KeychainNoAnswerError';
   }
 }
 
@@ -129,14 +142,15 @@ export function probeKeychain(env: NodeJS.ProcessEnv = process.env): Promise<Key
   return state;
 }
 
-function markUnavailable(env: NodeJS.ProcessEnv, why: string): KeychainUnavailableError {
-  availability.set(busKey(env), Promise.resolve({ ok: false, reason: why }));
-  return new KeychainUnavailableError(why);
+/** A call timed out: for the rest of this process the keychain counts as not answering (each call would wait again). */
+function markNoAnswer(env: NodeJS.ProcessEnv, why: string): KeychainNoAnswerError {
+  availability.set(busKey(env), Promise.resolve({ ok: false, reason: why, noAnswer: true }));
+  return new KeychainNoAnswerError(why);
 }
 
 async function requireAvailable(env: NodeJS.ProcessEnv): Promise<void> {
   const state = await probeKeychain(env);
-  if (!state.ok) throw new KeychainUnavailableError(state.reason);
+  if (!state.ok) throw state.noAnswer ? new KeychainNoAnswerError(state.reason) : new KeychainUnavailableError(state.reason);
 }
 
 export class KeychainVault implements SecretVault {
@@ -155,7 +169,7 @@ export class KeychainVault implements SecretVault {
 
   private failure(action: string, key: string, e: unknown): AuthError {
     if (e instanceof AuthError) return e;
-    if (e instanceof KeychainTimeout) return markUnavailable(this.env, e.message);
+    if (e instanceof KeychainTimeout) return markNoAnswer(this.env, e.message);
     return new AuthError('AUTH_STORAGE', `Could not ${action} ${key} in the OS keychain: ${reason(e)}.`);
   }
 
@@ -263,7 +277,7 @@ export class KeychainVault implements SecretVault {
       // Chunks of a write that did not complete: remove what can be (not after a timeout, which would only wait again).
       if (!(e instanceof KeychainTimeout)) for (const account of written) await this.remove(account).catch(() => false);
       if (e instanceof AuthError) throw e;
-      if (e instanceof KeychainTimeout) throw markUnavailable(this.env, e.message);
+      if (e instanceof KeychainTimeout) throw markNoAnswer(this.env, e.message);
       // The keychain answered but refused the write (no default collection, locked, denied): unusable for us.
       throw new KeychainUnavailableError(`it refused to store the secret: ${reason(e)}`);
     }

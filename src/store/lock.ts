@@ -1,21 +1,60 @@
-import { closeSync, constants, fstatSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, futimesSync, linkSync, lstatSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AuthError } from '../errors.js';
-import { ensurePrivateDir } from './fs-safe.js';
+import { ensurePrivateDir, noSpaceError } from './fs-safe.js';
 
 /**
- * Per-profile cross-process lock (DESIGN §5, SECURITY R57): an O_EXCL lock
- * file holding the owner's pid. A lock whose owner died (or that is older than
- * STALE_MS) is broken; waiting is bounded.
+ * Per-profile cross-process lock (docs/architecture.md "Locking"): an O_EXCL
+ * lock file naming its holder — pid, host, the process's start time — that
+ * the holder touches every HEARTBEAT_MS while it holds it.
+ *
+ * The rule that keeps sessions: a lock whose holder is alive on this host is
+ * never broken, however long it has been held (discovery, a slow token
+ * endpoint and a keychain write can together take minutes). Only a holder
+ * that is gone is taken over:
+ * - same host: its pid is dead, or now belongs to a process that started at
+ *   another time (pid reuse);
+ * - another host (a home directory shared over NFS) or a holder we cannot
+ *   identify: its heartbeat stopped — the file stayed unchanged for
+ *   NO_HEARTBEAT_MS *as this waiter observed it*. Time is measured on the
+ *   waiter's own clock, so a lock file with an mtime in the future (clock skew,
+ *   `touch -d`) cannot block forever;
+ * - an empty lock file (its writer died between create and write) after
+ *   TORN_MS unchanged.
+ * A holder checks `held()` before it writes what it did under the lock: if the
+ * lock was taken over meanwhile, it must not overwrite a newer credential.
  */
-const STALE_MS = 30_000;
-const WAIT_MS = 45_000;
+const HEARTBEAT_MS = 2_000;
+const NO_HEARTBEAT_MS = 20_000;
+const TORN_MS = 2_000;
+/** Waiting on a live holder is not endless: after this, give up (nothing is broken or changed). */
+const MAX_WAIT_MS = 10 * 60_000;
+/** When to tell the user what we are waiting for. */
+const NOTICE_AFTER_MS = 3_000;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 export interface Lock {
+  /** Removes the lock file if it is still ours; idempotent. */
   release(): void;
+  /** Whether the lock file is still the one we created (not taken over by another process). */
+  held(): boolean;
+}
+
+export interface LockOptions {
+  signal?: AbortSignal | undefined;
+  /** Called once when the wait has lasted a few seconds; `holder` is its pid when it runs on this host. */
+  onWaiting?: ((holder: number | undefined) => void) | undefined;
+}
+
+interface Owner {
+  pid: number;
+  host: string;
+  /** The process's start time (Linux: /proc/<pid>/stat field 22), to tell a reused pid. */
+  start?: string;
+  at: number;
+  id: string;
 }
 
 function alive(pid: number): boolean {
@@ -27,7 +66,19 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The lock file's text, never through a symlink (SECURITY R76); undefined when it is gone. */
+/** Start time of a process in clock ticks since boot (Linux); undefined elsewhere or when it is gone. */
+function startTime(pid: number | 'self'): string | undefined {
+  if (process.platform !== 'linux') return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** The lock file's text, never through a symlink (docs/security.md: no symlink following); undefined when it is gone. */
 function readLock(path: string): { text: string; mtimeMs: number } | undefined {
   let fd: number;
   try {
@@ -47,60 +98,136 @@ function readLock(path: string): { text: string; mtimeMs: number } | undefined {
   }
 }
 
-function isStale(text: string, mtimeMs: number, now: number): boolean {
+function parseOwner(text: string): Partial<Owner> | undefined {
   try {
-    const owner = JSON.parse(text) as { pid?: number; host?: string };
-    if (owner.host === hostname() && typeof owner.pid === 'number' && !alive(owner.pid)) return true;
+    const owner = JSON.parse(text) as Partial<Owner>;
+    return owner && typeof owner === 'object' ? owner : undefined;
   } catch {
-    // An empty or torn lock file: its writer died between create and write, or is writing now.
-    return now - mtimeMs > 2_000;
+    return undefined;
   }
-  return now - mtimeMs > STALE_MS;
 }
 
-export async function acquireLock(dir: string, name: string, signal?: AbortSignal): Promise<Lock> {
+/** What a waiter concludes about the current lock file. */
+type Verdict = { stale: true } | { stale: false; holder?: number };
+
+/** Tracks how long the waiter has seen the same lock file unchanged (its own clock, never the file's mtime). */
+class Observer {
+  private key = '';
+  private since = 0;
+  unchangedFor(text: string, mtimeMs: number, now: number): number {
+    const key = `${mtimeMs}\n${text}`;
+    if (key !== this.key) {
+      this.key = key;
+      this.since = now;
+    }
+    return now - this.since;
+  }
+}
+
+function judge(text: string, mtimeMs: number, observer: Observer, now: number): Verdict {
+  const unchanged = observer.unchangedFor(text, mtimeMs, now);
+  const owner = parseOwner(text);
+  if (!owner) return unchanged > TORN_MS ? { stale: true } : { stale: false };
+  if (owner.host === hostname() && typeof owner.pid === 'number') {
+    if (!alive(owner.pid)) return { stale: true };
+    const start = owner.start === undefined ? undefined : startTime(owner.pid);
+    if (start !== undefined && start !== owner.start) return { stale: true };
+    return { stale: false, holder: owner.pid };
+  }
+  return unchanged > NO_HEARTBEAT_MS ? { stale: true } : { stale: false };
+}
+
+export async function acquireLock(dir: string, name: string, options: LockOptions | AbortSignal = {}): Promise<Lock> {
+  const opts: LockOptions = options instanceof AbortSignal ? { signal: options } : options;
   ensurePrivateDir(dir);
   const path = join(dir, `${name}.lock`);
-  const me = JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() });
-  const deadline = Date.now() + WAIT_MS;
+  const started = Date.now();
+  const observer = new Observer();
+  let noticed = false;
   for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
-      writeSync(fd, me);
-      closeSync(fd);
-      let released = false;
-      return {
-        release() {
-          if (released) return;
-          released = true;
-          try {
-            if (readLock(path)?.text === me) unlinkSync(path);
-          } catch { /* already broken by someone else */ }
-        },
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new AuthError('AUTH_STORAGE', `Cannot create the lock file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}.`);
+    const lock = tryCreate(path, dir);
+    if (lock) return lock;
+    const current = readLock(path);
+    if (current) {
+      const verdict = judge(current.text, current.mtimeMs, observer, Date.now());
+      if (verdict.stale) {
+        breakStale(path, current.text);
+        continue;
+      }
+      if (!noticed && Date.now() - started > NOTICE_AFTER_MS) {
+        noticed = true;
+        opts.onWaiting?.(verdict.holder);
       }
     }
-    breakIfStale(path);
-    if (Date.now() > deadline) {
-      throw new AuthError('AUTH_STORAGE', `Timed out waiting for another auth process to finish with profile ${name} (lock ${path}).`, {
-        hint: 'If no other auth process is running, delete the lock file and try again.',
+    if (Date.now() - started > MAX_WAIT_MS) {
+      throw new AuthError('AUTH_STORAGE', `Gave up after ${MAX_WAIT_MS / 60_000} minutes waiting for another auth process to finish with ${name} (lock ${path}); nothing was changed.`, {
+        hint: 'That process is still running (see `ps`); let it finish or end it, then try again.',
       });
     }
-    if (signal?.aborted) throw signal.reason;
-    await new Promise((r) => setTimeout(r, Math.min(10 + attempt * 5, 50) + Math.random() * 20));
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    await new Promise((r) => setTimeout(r, Math.min(10 + attempt * 5, 100) + Math.random() * 20));
   }
 }
 
-function breakIfStale(path: string): void {
-  const lock = readLock(path);
-  if (!lock) return;
-  const { text, mtimeMs } = lock;
-  if (!isStale(text, mtimeMs, Date.now())) return;
-  // Move the stale lock aside atomically; if what we moved is not what we judged
-  // stale (another process replaced it meanwhile), put it back.
+/** Creates the lock file, or undefined when another process holds it. */
+function tryCreate(path: string, dir: string): Lock | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | NOFOLLOW, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return undefined;
+    if (code === 'ENOSPC') throw noSpaceError(dir);
+    throw new AuthError('AUTH_STORAGE', `Cannot create the lock file ${path}: ${code ?? (e as Error).message}.`);
+  }
+  const owner: Owner = { pid: process.pid, host: hostname(), at: Date.now(), id: randomBytes(8).toString('hex') };
+  const start = startTime('self');
+  if (start !== undefined) owner.start = start;
+  try {
+    writeSync(fd, JSON.stringify(owner));
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(path); } catch { /* gone */ }
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw noSpaceError(dir);
+    throw new AuthError('AUTH_STORAGE', `Cannot write the lock file ${path}: ${(e as Error).message}.`);
+  }
+  const { ino, dev } = fstatSync(fd);
+  const held = (): boolean => {
+    try {
+      const st = lstatSync(path);
+      return st.ino === ino && st.dev === dev;
+    } catch {
+      return false;
+    }
+  };
+  // The heartbeat: waiters on other hosts see the mtime move while we live.
+  const beat = setInterval(() => {
+    try {
+      const now = new Date();
+      futimesSync(fd, now, now);
+    } catch { /* the fd is ours until release; nothing useful to do on failure */ }
+  }, HEARTBEAT_MS);
+  beat.unref();
+  let released = false;
+  return {
+    held,
+    release() {
+      if (released) return;
+      released = true;
+      clearInterval(beat);
+      try {
+        if (held()) unlinkSync(path);
+      } catch { /* already taken over by someone else */ }
+      closeSync(fd);
+    },
+  };
+}
+
+/**
+ * Moves the stale lock aside atomically; if what we moved is not what we judged
+ * stale (another process replaced it meanwhile), puts it back.
+ */
+function breakStale(path: string, text: string): void {
   const aside = `${path}.${randomBytes(6).toString('hex')}.stale`;
   try {
     renameSync(path, aside);

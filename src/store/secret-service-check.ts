@@ -18,7 +18,8 @@ import type { Socket } from 'node:net';
  *
  * Dependency free: the `auth token` fast path (src/fast/token.ts) can use it too.
  */
-export type ServiceCheck = { ok: true } | { ok: false; reason: string };
+/** `noAnswer`: something is there but did not answer in time (a stuck daemon) — not the same as no keychain at all. */
+export type ServiceCheck = { ok: true } | { ok: false; reason: string; noAnswer?: boolean };
 
 const CACHE = Symbol.for('authcli.secretServiceCheck');
 type Holder = { [CACHE]?: Map<string, Promise<ServiceCheck>> };
@@ -162,7 +163,7 @@ async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Serv
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done({ ok: false, reason: `the D-Bus session bus or the Secret Service did not answer within ${timeoutMs / 1000} s` }), timeoutMs);
+    const timer = setTimeout(() => done({ ok: false, reason: `the D-Bus session bus or the Secret Service did not answer within ${timeoutMs / 1000} s`, noAnswer: true }), timeoutMs);
     socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
     socket.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, reason: `no D-Bus session bus (${e.code ?? e.message})` }));
     socket.on('close', () => done({ ok: false, reason: 'the D-Bus session bus closed the connection' }));

@@ -107,10 +107,20 @@ export class LayeredVault implements SecretVault {
     return all.filter((k) => k !== this.kind && !(k === 'keychain' && this.fallbackReason !== undefined));
   }
 
-  /** The keychain is unavailable: an error when pinned, else switch to the file fallback. */
-  private async keychainUnavailable(e: unknown): Promise<void> {
-    const { KeychainUnavailableError } = await import('./keychain.js');
+  /**
+   * The keychain is unavailable: an error when pinned, else switch to the file fallback.
+   * A keychain that is there but did not answer is different for reads and deletes: the
+   * secret may well be in it, so unless the fallback file holds a copy (the newer one, see
+   * preferFallbackCopy) this fails (exit 1) rather than report "not logged in" or "removed".
+   */
+  private async keychainUnavailable(e: unknown, op: 'read' | 'write' | 'delete', key: string): Promise<void> {
+    const { KeychainUnavailableError, KeychainNoAnswerError } = await import('./keychain.js');
     if (!(e instanceof KeychainUnavailableError) || this.kind !== 'keychain') throw e;
+    if (e instanceof KeychainNoAnswerError && op !== 'write' && !(op === 'read' && this.file.getSync(key) !== undefined)) {
+      throw new AuthError('AUTH_STORAGE', `The OS keychain did not answer (${e.reason}), so ${this.what(key).replace(/^The/, 'the')} could not be ${op === 'read' ? 'read' : 'removed'}; nothing was changed.`, {
+        hint: 'Try again in a moment. If it keeps happening, the keyring daemon may be stuck: restart it (for gnome-keyring, log out and in again, or `gnome-keyring-daemon --replace --daemonize`).',
+      });
+    }
     if (this.requested === 'keychain') throw pinnedKeychainError(this.profile, e.reason, this.deps.platform);
     this.fallbackReason = e.reason;
     this.deps.log.debug(`keychain unavailable (${e.reason}); using the file store`);
@@ -121,7 +131,7 @@ export class LayeredVault implements SecretVault {
     try {
       value = await (await this.vaultOf(this.kind)).get(key);
     } catch (e) {
-      await this.keychainUnavailable(e);
+      await this.keychainUnavailable(e, 'read', key);
       value = await this.file.get(key);
     }
     if (value !== undefined && this.kind === 'keychain' && this.fallbackReason === undefined) return this.preferFallbackCopy(key, value);
@@ -208,7 +218,7 @@ export class LayeredVault implements SecretVault {
       try {
         await (await this.keychain()).set(key, value);
       } catch (e) {
-        await this.keychainUnavailable(e);
+        await this.keychainUnavailable(e, 'write', key);
       }
     }
     if (this.kind !== 'keychain') {
@@ -249,8 +259,17 @@ export class LayeredVault implements SecretVault {
     }
   }
 
-  prepareWrite(key: string): void {
-    if (this.kind === 'encrypted-file') this.encrypted?.prepareWrite(key);
+  /**
+   * The file stores reserve their file. The keychain keeps its own storage, but a keychain
+   * write that fails falls back to the file (default storage), so that file is reserved too.
+   */
+  reserveWrite(key: string): void {
+    if (this.kind === 'encrypted-file' && this.encrypted) this.encrypted.reserveWrite(key);
+    else if (this.kind !== 'keychain' || this.requested !== 'keychain') this.file.reserveWrite(key);
+  }
+
+  releaseWrite(key: string): void {
+    this.file.releaseWrite(key);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -259,7 +278,7 @@ export class LayeredVault implements SecretVault {
       try {
         removed = await (await this.keychain()).delete(key);
       } catch (e) {
-        await this.keychainUnavailable(e);
+        await this.keychainUnavailable(e, 'delete', key);
       }
     } else if (this.fallbackReason === undefined) {
       removed = await this.deleteFromKeychain(key);

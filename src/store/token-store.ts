@@ -10,6 +10,11 @@ export interface TokenStore {
   set(profile: string, credential: Credential): Promise<void>;
   /** true when something was removed. */
   delete(profile: string): Promise<boolean>;
-  /** A write is coming soon: prepare it off the critical path (see SecretVault.prepareWrite). */
-  prepareWrite?(profile: string): void;
+  /**
+   * A write is coming (a refresh is about to be sent): set its disk space aside and do slow
+   * preparation now; throws (nothing changed) when the disk is full. See SecretVault.reserveWrite.
+   */
+  reserveWrite?(profile: string): void;
+  /** Gives back what reserveWrite set aside when no write followed. */
+  releaseWrite?(profile: string): void;
 }

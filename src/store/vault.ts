@@ -19,18 +19,22 @@ export interface SecretVault {
   /** true when something was removed. */
   delete(key: string): Promise<boolean>;
   /**
-   * A write of `key` is coming soon (a refresh is about to be sent): do any slow
-   * preparation now, so that the write after the provider's answer is quick and
-   * the window in which a crash loses a rotated refresh token stays small.
+   * A write of `key` is coming soon (a refresh is about to be sent). Reserve the
+   * disk space it needs — a full disk must fail the refresh before the provider
+   * rotates anything — and do any slow preparation now, so that the write after
+   * the provider's answer is quick and the window in which a crash loses a
+   * rotated refresh token stays small.
    */
-  prepareWrite?(key: string): void;
+  reserveWrite?(key: string): void;
+  /** Gives back a reservation no write used. */
+  releaseWrite?(key: string): void;
 }
 
 export function credentialFromSecret(text: string, where: string, profile: string): Credential {
   const cred = parseCredential(text);
   if (!cred) {
     throw new AuthError('AUTH_STORAGE', `The stored credential in the ${where} is damaged and cannot be read.`, {
-      hint: `Run \`auth logout -p ${profile} --no-revoke\` to remove it, then \`auth login -p ${profile}\`.`,
+      hint: `Run \`auth logout -p ${profile} --force\` to remove it (nothing can be revoked), then \`auth login -p ${profile}\`.`,
     });
   }
   return cred;
@@ -55,7 +59,10 @@ export class VaultTokenStore implements TokenStore {
   delete(profile: string): Promise<boolean> {
     return this.vault.delete(profile);
   }
-  prepareWrite(profile: string): void {
-    this.vault.prepareWrite?.(profile);
+  reserveWrite(profile: string): void {
+    this.vault.reserveWrite?.(profile);
+  }
+  releaseWrite(profile: string): void {
+    this.vault.releaseWrite?.(profile);
   }
 }

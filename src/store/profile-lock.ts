@@ -1,0 +1,25 @@
+import type { Deps } from '../deps.js';
+import type { Credential } from './credential.js';
+import { acquireLock, type Lock } from './lock.js';
+import type { TokenStore } from './token-store.js';
+
+/** The per-profile lock every command that changes a profile's credential takes (DESIGN §5). */
+export function acquireProfileLock(profile: string, deps: Deps): Promise<Lock> {
+  return acquireLock(deps.paths.locksDir, profile, {
+    signal: deps.signal,
+    onWaiting: (pid) => deps.log.info(`Waiting for another auth process${pid ? ` (pid ${pid})` : ''} that is using profile ${profile}…`),
+  });
+}
+
+/**
+ * Stores a credential from a sign-in under the profile lock, so it never interleaves with
+ * a refresh or a logout of the same profile in another process.
+ */
+export async function storeUnderLock(store: TokenStore, profile: string, cred: Credential, deps: Deps): Promise<void> {
+  const lock = await acquireProfileLock(profile, deps);
+  try {
+    await store.set(profile, cred);
+  } finally {
+    lock.release();
+  }
+}
