@@ -203,13 +203,19 @@ describe.skipIf(keyring.skip)('long secrets in the OS keychain are stored in chu
     expect(kr.accounts()).toEqual([]);
   });
 
-  it('logout of a damaged entry removes it and the remaining chunks', async () => {
+  it('logout of a damaged entry keeps it (exit 1) unless --force, which removes it and the remaining chunks', async () => {
     expect((await login(CHUNKED)).code).toBe(0);
     const c = chunked();
     expect(kr.secretTool(['clear', 'service', 'authcli', 'username', c.names[0]!]).code).toBe(0);
-    const res = await cli(['logout']);
+    const before = kr.accounts();
+    const kept = await cli(['logout']);
+    expect(kept.code, kept.stderr).toBe(1);
+    expect(kept.stderr.split('\n').find((l) => l.startsWith('error:'))).toMatch(/could not be read, so it was neither revoked nor removed.*is damaged/);
+    expect(kept.stderr).toContain('auth logout -p default --force');
+    expect(kr.accounts()).toEqual(before);
+    const res = await cli(['logout', '--force']);
     expect(res.code, res.stderr).toBe(0);
-    expect(res.stderr).toMatch(/Could not read the stored credential for profile default \(.*is damaged/);
+    expect(res.stderr).toMatch(/could not be read \(.*is damaged.*removed locally without being revoked/);
     expect(res.stderr).not.toContain(c.parts[1]!.slice(0, 40));
     expect(kr.accounts()).toEqual([]);
   });

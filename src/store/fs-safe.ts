@@ -158,7 +158,11 @@ export function reserveFileWrite(file: string, bytes: number, opts: PrivateFileO
     if (!isWindows) fchmodSync(fd, 0o600);
     // Real blocks, not a sparse file: write zeros (Node has no fallocate).
     const chunk = Buffer.alloc(Math.min(bytes, 64 * 1024));
-    for (let off = 0; off < bytes; ) off += writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - off), off);
+    for (let off = 0; off < bytes; ) {
+      const n = writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - off), off);
+      if (n === 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
+      off += n;
+    }
     fsyncSync(fd);
   } catch (e) {
     closeSync(fd);

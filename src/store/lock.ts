@@ -32,7 +32,7 @@ const TORN_MS = 2_000;
 /** Waiting on a live holder is not endless: after this, give up (nothing is broken or changed). */
 const MAX_WAIT_MS = 10 * 60_000;
 /** When to tell the user what we are waiting for. */
-const NOTICE_AFTER_MS = 3_000;
+const NOTICE_AFTER_MS = 5_000;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 export interface Lock {
@@ -78,7 +78,7 @@ function startTime(pid: number | 'self'): string | undefined {
   }
 }
 
-/** The lock file's text, never through a symlink (docs/security.md: no symlink following); undefined when it is gone. */
+/** The lock file's text, never through a symlink (a planted link must not steer us; see store/fs-safe.ts); undefined when it is gone. */
 function readLock(path: string): { text: string; mtimeMs: number } | undefined {
   let fd: number;
   try {

@@ -7,7 +7,12 @@ import type { TokenStore } from './token-store.js';
 export function acquireProfileLock(profile: string, deps: Deps): Promise<Lock> {
   return acquireLock(deps.paths.locksDir, profile, {
     signal: deps.signal,
-    onWaiting: (pid) => deps.log.info(`Waiting for another auth process${pid ? ` (pid ${pid})` : ''} that is using profile ${profile}…`),
+    // Said to a person at a terminal; a script's stderr stays quiet (debug line only).
+    onWaiting: (pid) => {
+      const line = `Waiting for another auth process${pid ? ` (pid ${pid})` : ''} that is using profile ${profile}…`;
+      if (deps.io.stderrIsTTY) deps.log.info(line);
+      else deps.log.debug(line);
+    },
   });
 }
 
