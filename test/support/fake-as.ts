@@ -104,7 +104,11 @@ export interface FakeAs {
   clientId: string;
   /** Overrides merged into the discovery document; a value of `undefined` removes the field. */
   metadata: Record<string, unknown>;
-  /** Consumed one per discovery request (e.g. 503s, resets); when empty, the discovery document. */
+  /**
+   * Consumed one per discovery request (e.g. 503s, resets); when empty, the discovery document.
+   * An entry with status 200 (or none), no body and no reset — e.g. `{ delay: 12_000 }` — answers
+   * with the discovery document after its delay.
+   */
   discoveryScript: Reply[];
   /** Every request, in arrival order. */
   requests: RecordedRequest[];
@@ -328,8 +332,12 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
 
     switch (url.pathname) {
       case '/.well-known/openid-configuration':
-      case '/.well-known/oauth-authorization-server':
-        return send(res, fake.discoveryScript.shift() ?? { body: discovery() });
+      case '/.well-known/oauth-authorization-server': {
+        // A scripted 200 without a body (e.g. only a `delay`) carries the real discovery document.
+        const script = fake.discoveryScript.shift();
+        if (script && script.body === undefined && !script.reset && (script.status ?? 200) === 200) return send(res, { ...script, body: discovery() });
+        return send(res, script ?? { body: discovery() });
+      }
       case '/jwks':
         return send(res, { body: { keys: [key.jwk] } });
       case '/par': {

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CliResult } from './support/cli.js';
+import { startFakeAs, type FakeAs } from './support/fake-as.js';
+import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
+import { session, type Session } from './support/security.js';
+
+// A keychain that stops answering (DESIGN §4, §5): "cannot read the credential" is a
+// failure (exit 1) that names the keychain — never "Not logged in" (exit 4), and never a
+// reason to delete what the keychain holds. A private gnome-keyring on a private D-Bus
+// (test/support/keyring.ts); SIGSTOP makes it stop answering.
+
+const keyring = keyringRequirement();
+/** The `error: <message>` line the CLI prints before its hint lines ('' when there is none). */
+const errorLine = (r: CliResult) => r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logged in" (private gnome-keyring)', () => {
+  let kr: PrivateKeyring;
+  let fake: FakeAs;
+  let s: Session;
+  // Default storage (AUTH_STORAGE unset → the keychain) on the private bus.
+  const env = () => ({ AUTH_STORAGE: undefined, ...kr.env });
+  const cli = (args: string[]) => s.run(args, { env: env(), timeoutMs: 120_000 });
+  const stored = () => {
+    const text = kr.lookup('default');
+    return text === undefined ? undefined : (JSON.parse(text) as { access_token: string; refresh_token?: string });
+  };
+
+  beforeAll(async () => {
+    keyring.assertAvailable();
+    [kr, fake] = await Promise.all([startPrivateKeyring(), startFakeAs()]);
+    s = session();
+    const login = await s.login(fake, [], { env: env() });
+    expect(login.code, login.stderr).toBe(0);
+    expect(kr.accounts()).toEqual(['default']);
+    expect(existsSync(join(s.home, 'credentials', 'default.json'))).toBe(false);
+  });
+  afterAll(async () => {
+    await Promise.all([kr?.stop(), fake?.close()]);
+    await s?.cleanup();
+  });
+
+  it('paused daemon: token, status and logout exit 1 naming the keychain; the credential stays in the keychain; token works once it answers again', async () => {
+    const secret = kr.lookup('default')!;
+    const { access_token } = stored()!;
+    let token: CliResult, status: CliResult, logout: CliResult;
+    kr.pauseDaemon();
+    try {
+      token = await cli(['token']);
+      status = await cli(['status']);
+      logout = await cli(['logout']);
+    } finally {
+      kr.resumeDaemon();
+    }
+    expect(token.code, token.stderr).toBe(1);
+    expect(token.stdout).toBe('');
+    expect(errorLine(token)).toMatch(/keychain/i);
+    expect(errorLine(token)).toMatch(/did not answer|not answer|timed out/i);
+    expect(status.code, status.stderr).toBe(1);
+    expect(logout.code, logout.stderr).toBe(1);
+    expect(fake.requestsTo('/revoke')).toHaveLength(0);
+    // Calls queued at the paused daemon run once it resumes: give them a moment before looking.
+    await sleep(1000);
+    expect(kr.lookup('default')).toBe(secret);
+    expect(existsSync(join(s.home, 'credentials', 'default.json'))).toBe(false);
+
+    const again = await cli(['token']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe(`${access_token}\n`);
+  }, 120_000);
+
+  it('60 parallel `auth token` with a valid keychain token: none says "not logged in" (each prints the token, or fails naming the keychain)', async () => {
+    const { access_token } = stored()!;
+    const started = performance.now();
+    const results = await Promise.all(Array.from({ length: 60 }, () => cli(['token'])));
+    const wallMs = performance.now() - started;
+    const notLoggedIn = results.filter((r) => r.code === 4);
+    expect(notLoggedIn.map((r) => errorLine(r))).toEqual([]);
+    for (const r of results) {
+      if (r.code === 0) {
+        expect(r.stdout).toBe(`${access_token}\n`);
+      } else {
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stdout).toBe('');
+        expect(errorLine(r)).toMatch(/keychain/i);
+      }
+    }
+    expect(stored()!.access_token).toBe(access_token);
+    const ok = results.filter((r) => r.code === 0).length;
+    console.info(`[figures] 60 parallel auth token (keychain): ${ok} printed the token, ${results.length - ok} failed naming the keychain, wall ${Math.round(wallMs)} ms`);
+  }, 180_000);
+
+  it('60 parallel `auth token` while the keychain stalls for 3 s: still none says "not logged in", nothing is lost', async () => {
+    const secret = kr.lookup('default')!;
+    const { access_token } = stored()!;
+    kr.pauseDaemon();
+    let results: CliResult[];
+    try {
+      const running = Promise.all(Array.from({ length: 60 }, () => cli(['token'])));
+      await sleep(3000);
+      kr.resumeDaemon();
+      results = await running;
+    } finally {
+      kr.resumeDaemon();
+    }
+    const notLoggedIn = results.filter((r) => r.code === 4);
+    expect(notLoggedIn.map((r) => errorLine(r))).toEqual([]);
+    for (const r of results) {
+      if (r.code === 0) {
+        expect(r.stdout).toBe(`${access_token}\n`);
+      } else {
+        expect(r.code, r.stderr).toBe(1);
+        expect(r.stdout).toBe('');
+        expect(errorLine(r)).toMatch(/keychain/i);
+      }
+    }
+    await sleep(1000);
+    expect(kr.lookup('default')).toBe(secret);
+    expect(existsSync(join(s.home, 'credentials', 'default.json'))).toBe(false);
+    const ok = results.filter((r) => r.code === 0).length;
+    console.info(`[figures] 60 parallel auth token, keychain stalled 3 s: ${ok} printed the token, ${results.length - ok} failed naming the keychain`);
+  }, 180_000);
+});
