@@ -31,24 +31,29 @@ describe('refresh under concurrency (rotation and reuse detection on)', () => {
     cleanup();
   });
 
-  it('50 concurrent `auth token` with an expired token → exactly one refresh, 50 identical valid tokens (R55, R57)', async () => {
-    expireStoredToken(home);
-    const before = sandbox.grants('refresh_token');
-    const started = performance.now();
-    const results = await Promise.all(Array.from({ length: 50 }, () => runCli(['token'], { home })));
-    const wallMs = performance.now() - started;
-    const failures = results.filter((r) => r.code !== 0);
-    expect(failures.map((f) => f.stderr)).toEqual([]);
-    const tokens = new Set(results.map((r) => r.stdout));
-    expect(tokens.size).toBe(1);
-    expect(sandbox.grants('refresh_token') - before).toBe(1);
-    // No reuse of a rotated-out refresh token: the grant is alive and the token works.
-    expect(sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked')).toHaveLength(0);
-    const token = [...tokens][0]!.trim();
-    expect((await sandbox.userinfo(token)).status).toBe(200);
-    expect(readCred(home).access_token).toBe(token);
-    console.info(`[figures] 50 concurrent auth token: ${sandbox.grants('refresh_token') - before} refresh grant(s), ${failures.length} failures, wall ${Math.round(wallMs)} ms`);
-  });
+  // No upper-bound timing: on a loaded 2-core machine 100 Node processes take a while; each
+  // caller gets 200 s before the helper kills it, and the figures line records the wall time.
+  for (const callers of [50, 100]) {
+    it(`${callers} concurrent \`auth token\` with an expired token → exactly one refresh, ${callers} identical valid tokens, no grant revoked (R55, R57)`, async () => {
+      expireStoredToken(home);
+      const before = sandbox.grants('refresh_token');
+      const revokedBefore = sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked').length;
+      const started = performance.now();
+      const results = await Promise.all(Array.from({ length: callers }, () => runCli(['token'], { home, timeoutMs: 200_000 })));
+      const wallMs = performance.now() - started;
+      const failures = results.filter((r) => r.code !== 0);
+      expect(failures.map((f) => `${f.code ?? f.signal}: ${f.stderr}`)).toEqual([]);
+      const tokens = new Set(results.map((r) => r.stdout));
+      expect(tokens.size).toBe(1);
+      expect(sandbox.grants('refresh_token') - before).toBe(1);
+      // No reuse of a rotated-out refresh token: the grant is alive and the token works.
+      expect(sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked')).toHaveLength(revokedBefore);
+      const token = [...tokens][0]!.trim();
+      expect((await sandbox.userinfo(token)).status).toBe(200);
+      expect(readCred(home).access_token).toBe(token);
+      console.info(`[figures] ${callers} concurrent auth token: ${sandbox.grants('refresh_token') - before} refresh grant(s), ${failures.length} failures, wall ${Math.round(wallMs)} ms`);
+    }, 240_000);
+  }
 
   it('a lock whose holder was SIGKILLed is broken and the refresh proceeds (R57)', async () => {
     expireStoredToken(home);

@@ -16,6 +16,20 @@ const keyring = keyringRequirement();
 const errorLine = (r: CliResult) => r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Each caller printed the token (exit 0) or failed naming the keychain (exit 1); none said "not logged in" (4). */
+function expectTokenOrKeychainError(results: CliResult[], accessToken: string): void {
+  expect(results.filter((r) => r.code === 4).map((r) => errorLine(r))).toEqual([]);
+  for (const r of results) {
+    if (r.code === 0) {
+      expect(r.stdout).toBe(`${accessToken}\n`);
+    } else {
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(errorLine(r)).toMatch(/keychain/i);
+    }
+  }
+}
+
 describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logged in" (private gnome-keyring)', () => {
   let kr: PrivateKeyring;
   let fake: FakeAs;
@@ -76,17 +90,7 @@ describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logge
     const started = performance.now();
     const results = await Promise.all(Array.from({ length: 60 }, () => cli(['token'])));
     const wallMs = performance.now() - started;
-    const notLoggedIn = results.filter((r) => r.code === 4);
-    expect(notLoggedIn.map((r) => errorLine(r))).toEqual([]);
-    for (const r of results) {
-      if (r.code === 0) {
-        expect(r.stdout).toBe(`${access_token}\n`);
-      } else {
-        expect(r.code, r.stderr).toBe(1);
-        expect(r.stdout).toBe('');
-        expect(errorLine(r)).toMatch(/keychain/i);
-      }
-    }
+    expectTokenOrKeychainError(results, access_token);
     expect(stored()!.access_token).toBe(access_token);
     const ok = results.filter((r) => r.code === 0).length;
     console.info(`[figures] 60 parallel auth token (keychain): ${ok} printed the token, ${results.length - ok} failed naming the keychain, wall ${Math.round(wallMs)} ms`);
@@ -105,17 +109,7 @@ describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logge
     } finally {
       kr.resumeDaemon();
     }
-    const notLoggedIn = results.filter((r) => r.code === 4);
-    expect(notLoggedIn.map((r) => errorLine(r))).toEqual([]);
-    for (const r of results) {
-      if (r.code === 0) {
-        expect(r.stdout).toBe(`${access_token}\n`);
-      } else {
-        expect(r.code, r.stderr).toBe(1);
-        expect(r.stdout).toBe('');
-        expect(errorLine(r)).toMatch(/keychain/i);
-      }
-    }
+    expectTokenOrKeychainError(results, access_token);
     await sleep(1000);
     expect(kr.lookup('default')).toBe(secret);
     expect(existsSync(join(s.home, 'credentials', 'default.json'))).toBe(false);

@@ -349,35 +349,3 @@ describe.skipIf(tmpfs.skip)('a full disk after login (1 MiB tmpfs)', () => {
     expect(stored.access_token).toBe(fake!.issued.accessTokens.at(-1));
   }, 120_000);
 });
-
-describe('100 concurrent callers against the real provider (rotation and reuse detection on)', () => {
-  let sandbox: Sandbox;
-  const { home, cleanup } = makeHome();
-  beforeAll(async () => {
-    sandbox = await startSandbox({ accessTokenTTL: 600, rotateRefreshToken: true });
-    const res = await runCli(['login', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'], { home });
-    expect(res.code, res.stderr).toBe(0);
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-    cleanup();
-  });
-
-  it('100 concurrent `auth token` with an expired token → exactly one refresh, 100 identical valid tokens, no grant revoked (DESIGN §5)', async () => {
-    expireStoredToken(home);
-    const before = sandbox.grants('refresh_token');
-    const started = performance.now();
-    const results = await Promise.all(Array.from({ length: 100 }, () => runCli(['token'], { home, timeoutMs: 200_000 })));
-    const wallMs = performance.now() - started;
-    const failures = results.filter((r) => r.code !== 0);
-    expect(failures.map((f) => `${f.code ?? f.signal}: ${f.stderr}`)).toEqual([]);
-    const tokens = new Set(results.map((r) => r.stdout));
-    expect(tokens.size).toBe(1);
-    expect(sandbox.grants('refresh_token') - before).toBe(1);
-    expect(sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked')).toHaveLength(0);
-    const token = [...tokens][0]!.trim();
-    expect((await sandbox.userinfo(token)).status).toBe(200);
-    expect(JSON.parse(readFileSync(credFile(home), 'utf8')).access_token).toBe(token);
-    console.info(`[figures] 100 concurrent auth token: ${sandbox.grants('refresh_token') - before} refresh grant(s), ${failures.length} failures, wall ${Math.round(wallMs)} ms`);
-  }, 240_000);
-});
