@@ -20,13 +20,11 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSandbox } from '../sandbox/provider.mjs';
 import { makeHome, runCli, type CliResult } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { expectNothingStored, FAKE_BROWSER, fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';
 
-type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
 // Sessions under stress (DESIGN §2 `auth refresh` / `auth logout`, §4, §5): a slow provider
 // holding the profile lock, stale locks from elsewhere, logout racing a refresh, credentials
