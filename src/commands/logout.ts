@@ -11,6 +11,8 @@ export interface LogoutOptions {
   all?: boolean;
   /** commander's --no-revoke sets this false. */
   revoke?: boolean;
+  /** --force: delete a stored credential even when it cannot be read; nothing is revoked then. */
+  force?: boolean;
 }
 
 /**
