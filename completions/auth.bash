@@ -17,9 +17,9 @@ _auth_options() {
     'login') echo '--issuer --client-id --client-secret-env --scope --resource --device --browser --no-browser --port --timeout --no-qr --with-token --client-credentials -h --help -p --profile --debug --no-color' ;;
     'status') echo '--all --json -h --help -p --profile --debug --no-color' ;;
     'token') echo '--min-ttl --format --id-token --no-refresh -h --help -p --profile --debug --no-color' ;;
-    'exec') echo '--env -h --help -p --profile --debug --no-color' ;;
+    'exec') echo '--env -p --profile --debug --no-color -h --help' ;;
     'refresh') echo '--force -h --help -p --profile --debug --no-color' ;;
-    'logout') echo '--all --no-revoke -h --help -p --profile --debug --no-color' ;;
+    'logout') echo '--all --no-revoke --force -h --help -p --profile --debug --no-color' ;;
     'mfa') echo '-h --help -p --profile --debug --no-color' ;;
     'mfa setup') echo '-h --help -p --profile --debug --no-color' ;;
     'mfa unlock') echo '-h --help -p --profile --debug --no-color' ;;

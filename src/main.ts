@@ -21,6 +21,48 @@ const intArg = (name: string) => (value: string) => {
 };
 const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/\s+/).filter(Boolean)];
 
+const GLOBAL_OPTIONS = [
+  ['-p, --profile <name>', 'profile to use (env AUTH_PROFILE; default: the active profile)'],
+  ['--debug', 'redacted diagnostics on stderr (env AUTH_DEBUG=1)'],
+  ['--no-color', 'no colours or spinners (NO_COLOR is honoured too)'],
+] as const;
+const GLOBAL_KEYS = ['profile', 'debug', 'color'] as const;
+
+/**
+ * Program options are read anywhere on the line (`auth token -p work`), but after `exec` they must
+ * reach the child: commander's passThroughOptions needs a positionally parsing parent, and a
+ * positional program would refuse `auth token -p work`, so it parses positionally only for exec.
+ */
+class Program extends Command {
+  private readonly passThroughNames = new Set<string>();
+
+  /** `cmd`'s options end at its first argument; it must declare the global options it accepts itself. */
+  passThrough(cmd: Command): Command {
+    this.enablePositionalOptions(true); // checked by commander when passThroughOptions is turned on
+    try {
+      cmd.passThroughOptions();
+    } finally {
+      this.enablePositionalOptions(false);
+    }
+    this.passThroughNames.add(cmd.name());
+    return cmd;
+  }
+
+  override parseOptions(args: string[]) {
+    let head;
+    this.enablePositionalOptions(true);
+    try {
+      head = super.parseOptions(args); // stops at the subcommand
+    } finally {
+      this.enablePositionalOptions(false);
+    }
+    if (this.passThroughNames.has(head.operands[0] ?? '')) return head;
+    // Any other subcommand: parse the line as commander always has. The options before the
+    // subcommand are read a second time, which only sets the same values again.
+    return super.parseOptions(args);
+  }
+}
+
 const NEWCOMER_HELP = `
 Getting started:
   auth setup     configure a provider profile (interactive)
@@ -39,12 +81,11 @@ Examples:
  * is the only place that maps errors to exit codes (DESIGN §6).
  */
 export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: number) => void): Command {
-  const program = new Command('auth')
+  const program = new Program('auth')
     .description('Sign in to OAuth 2 / OpenID Connect providers from the terminal and hand fresh tokens to scripts.')
-    .version(VERSION, '-V, --version')
-    .option('-p, --profile <name>', 'profile to use (env AUTH_PROFILE; default: the active profile)')
-    .option('--debug', 'redacted diagnostics on stderr (env AUTH_DEBUG=1)')
-    .option('--no-color', 'no colours or spinners (NO_COLOR is honoured too)')
+    .version(VERSION, '-V, --version');
+  for (const [flags, description] of GLOBAL_OPTIONS) program.option(flags, description);
+  program
     .showSuggestionAfterError(true)
     .addHelpText('after', NEWCOMER_HELP)
     .configureHelp({ sortSubcommands: false });
@@ -52,6 +93,9 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
   const run = (action: (deps: Deps, opts: Record<string, unknown>) => Promise<number | void>) =>
     async function (this: Command) {
       const opts = this.optsWithGlobals() as Record<string, unknown> & Globals;
+      // A command that declares a global option itself (exec): a value given to it on the line
+      // wins over the program's, whose defaults would otherwise overwrite it.
+      for (const key of GLOBAL_KEYS) if (this.getOptionValueSource(key) === 'cli') opts[key] = this.getOptionValue(key);
       const deps = getDeps(opts);
       setExit((await action(deps, opts)) ?? ExitCode.ok);
     };
@@ -126,13 +170,17 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       await runToken({ profile: o.profile as string | undefined, minTtl: o.minTtl as number, format: o.format as string, idToken: Boolean(o.idToken), refresh: o.refresh as boolean }, deps);
     }));
 
-  program
+  // DESIGN §2 `auth exec`: auth's options go before the command; from the command on, every
+  // argument is the child's (its own -p, --help or --), with or without a -- in between.
+  const exec = program
     .command('exec')
     .description('run a command with a fresh access token in its environment (never in its arguments)')
-    .usage('[--env NAME] -- <command> [args...]')
-    .argument('[command...]', 'the command to run and its arguments, after --')
-    .option('--env <NAME>', 'environment variable that receives the token (default AUTH_TOKEN)')
-    .addHelpText('after', '\nExamples:\n  auth exec -- kubectl get pods\n  auth exec --env GITHUB_TOKEN -- gh api user\n  auth exec -- sh -c \'curl -H "Authorization: Bearer $AUTH_TOKEN" https://api.example.com/\'\n')
+    .usage('[options] [--] <command> [args...]')
+    .argument('[command...]', 'the command to run and its arguments (options for auth go before it)')
+    .option('--env <NAME>', 'environment variable that receives the token (default AUTH_TOKEN)');
+  for (const [flags, description] of GLOBAL_OPTIONS) exec.option(flags, description);
+  program.passThrough(exec)
+    .addHelpText('after', '\nExamples:\n  auth exec -- kubectl get pods\n  auth exec --env GITHUB_TOKEN -- gh api user\n  auth exec -p work -- ./deploy.sh -p prod   # the second -p is ./deploy.sh\'s\n  auth exec -- sh -c \'curl -H "Authorization: Bearer $AUTH_TOKEN" https://api.example.com/\'\n')
     .action(function (this: Command) {
       const command = this.args;
       return run(async (deps, o) => {
@@ -156,10 +204,11 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .description('revoke the tokens at the provider and delete the stored credential')
     .option('--all', 'every profile')
     .option('--no-revoke', 'only delete locally; do not contact the provider')
-    .addHelpText('after', '\nExamples:\n  auth logout                   # revoke at the provider, then delete the local copy\n  auth logout -p work --no-revoke\n  auth logout --all\n')
+    .option('--force', 'delete a stored credential even when it cannot be read (wrong passphrase, damaged entry, keychain not answering); nothing is revoked then')
+    .addHelpText('after', '\nExamples:\n  auth logout                   # revoke at the provider, then delete the local copy\n  auth logout -p work --no-revoke\n  auth logout --all\n  auth logout -p work --force   # delete a credential that can no longer be read\n')
     .action(run(async (deps, o) => {
       const { runLogout } = await import('./commands/logout.js');
-      return runLogout({ profile: o.profile as string | undefined, all: Boolean(o.all), revoke: o.revoke as boolean }, deps);
+      return runLogout({ profile: o.profile as string | undefined, all: Boolean(o.all), revoke: o.revoke as boolean, force: Boolean(o.force) }, deps);
     }));
 
   // DESIGN §2 `auth mfa`: codes are read from the terminal or stdin, never taken as arguments (SECURITY R101).

@@ -117,6 +117,46 @@ describe('auth exec', () => {
     expect((await sandbox.userinfo(res.stdout)).status).toBe(200);
   });
 
+  it('auth\'s options end at the command: the child\'s own -p, --env, --help and -- reach it untouched, without --', async () => {
+    const script = join(home, 'argv-and-token.js');
+    writeFileSync(script, 'console.log(JSON.stringify({ argv: process.argv.slice(2), token: process.env.AUTH_TOKEN ?? null })); process.exit(3)');
+    // No profile "other" exists: were -p taken as auth's, exec would fail with exit 4 and never run the child.
+    const res = await runCli(['exec', node, script, '-p', 'other'], { home });
+    expect(res.code, res.stderr).toBe(3);
+    expect(JSON.parse(res.stdout)).toEqual({ argv: ['-p', 'other'], token: storedToken() });
+    const more = await runCli(['exec', node, script, '--env', 'X', '--help', '--profile=other', '--', '-x'], { home });
+    expect(more.code, more.stderr).toBe(3);
+    expect(JSON.parse(more.stdout)).toEqual({ argv: ['--env', 'X', '--help', '--profile=other', '--', '-x'], token: storedToken() });
+  });
+
+  it('options before the command still count: -p and --env either side of `exec`, with or without --', async () => {
+    const printToken = 'process.stdout.write(JSON.stringify([process.env.AUTH_TOKEN ?? null, process.env.MY_TOKEN ?? null]))';
+    for (const args of [
+      ['exec', '-p', 'default', '--', node, '-e', printToken],
+      ['-p', 'default', 'exec', '--', node, '-e', printToken],
+      ['exec', '--profile=default', '--debug', '--no-color', node, '-e', printToken],
+    ]) {
+      const res = await runCli(args, { home });
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(0);
+      expect(JSON.parse(res.stdout)).toEqual([storedToken(), null]);
+    }
+    const env = await runCli(['exec', '--env', 'MY_TOKEN', '-p', 'default', node, '-e', printToken], { home });
+    expect(env.code, env.stderr).toBe(0);
+    expect(JSON.parse(env.stdout)).toEqual([null, storedToken()]);
+    // -p after `exec` but before the command picks the profile; one before `exec` is overridden by it.
+    const nobody = await runCli(['-p', 'default', 'exec', '-p', 'nobody', '--', node, '-e', printToken], { home });
+    expect(nobody.code).toBe(4);
+    expect(nobody.stderr).toContain('Not logged in (profile nobody)');
+  });
+
+  it('an unknown option before the command is a usage error (exit 2); the command never runs', async () => {
+    const marker = join(home, 'ran-bogus');
+    const res = await runCli(['exec', '--bogus', '--', node, '-e', `require("fs").writeFileSync(${JSON.stringify(marker)}, "1")`], { home });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain("unknown option '--bogus'");
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('not logged in: exit 4 and the command never runs', async () => {
     const marker = join(home, 'ran');
     const res = await runCli(['exec', '-p', 'nobody', '--', node, '-e', `require("fs").writeFileSync(${JSON.stringify(marker)}, "1")`], { home });

@@ -9,7 +9,7 @@ export interface ExecOptions {
   profile?: string;
   /** Name of the environment variable that receives the token (default AUTH_TOKEN). */
   env?: string;
-  /** The command and its arguments (everything after `--`). */
+  /** The command and its arguments: everything from the command on, untouched (a `--` before it is dropped). */
   command: string[];
   minTtl?: number;
 }
