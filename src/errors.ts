@@ -62,14 +62,20 @@ export class AuthError extends Error {
 export const usageError = (message: string, hint?: string) =>
   new AuthError('AUTH_USAGE', message, hint === undefined ? {} : { hint });
 
+/**
+ * The command that signs a profile in again, always with its `-p`: a message read in a
+ * script's log or another terminal must name the profile even when it is `default`.
+ */
+export const loginCommand = (profile: string) => `auth login -p ${profile}`;
+
 export const notLoggedIn = (profile: string) =>
   new AuthError('AUTH_NOT_LOGGED_IN', `Not logged in (profile ${profile}).`, {
-    hint: `Run \`auth login${profile === 'default' ? '' : ` -p ${profile}`}\` to sign in.`,
+    hint: `Run \`${loginCommand(profile)}\` to sign in.`,
   });
 
 export const sessionEnded = (profile: string, why: string) =>
   new AuthError('AUTH_SESSION_ENDED', `The session for profile ${profile} has ended: ${why}. The stored credential was removed.`, {
-    hint: `Run \`auth login${profile === 'default' ? '' : ` -p ${profile}`}\` to sign in again.`,
+    hint: `Run \`${loginCommand(profile)}\` to sign in again.`,
   });
 
 export const interrupted = () => new AuthError('AUTH_INTERRUPTED', 'Interrupted.');

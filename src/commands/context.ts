@@ -41,7 +41,3 @@ export async function clientSecretFor(profile: ResolvedProfile, deps: Deps): Pro
     hint: `Export ${profile.clientSecretEnv} with the client secret before running auth, or store it with \`auth setup\`.`,
   });
 }
-
-export function loginHint(profile: string): string {
-  return `auth login${profile === 'default' ? '' : ` -p ${profile}`}`;
-}

@@ -6,7 +6,18 @@ import { acquireProfileLock } from '../store/profile-lock.js';
 import { revokeCredential } from '../flows/revoke.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import type { Credential } from '../store/credential.js';
+import { sanitize } from '../ui/text.js';
 import { clientSecretFor } from './context.js';
+
+/** What is known about how long the tokens live: the access token's expiry; a refresh token's is up to the provider. */
+function expiryNote(cred: Credential, deps: Deps): string {
+  const parts: string[] = [];
+  if (cred.expiresAt !== undefined && cred.expiresAt > deps.clock.now()) {
+    parts.push(`the access token until ${new Date(cred.expiresAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}`);
+  }
+  if (cred.refreshToken) parts.push('the refresh token for as long as the provider lets it live');
+  return parts.length ? ` (${parts.join('; ')})` : '';
+}
 
 export interface LogoutOptions {
   profile?: string;
@@ -77,6 +88,7 @@ async function logoutProfile(profile: ResolvedProfile, opts: LogoutOptions, deps
     }
     let report: string;
     let ok = true;
+    let warn = false;
     if (opts.revoke === false) {
       report = 'removed locally (revocation skipped)';
     } else if (cred.kind === 'static') {
@@ -87,15 +99,20 @@ async function logoutProfile(profile: ResolvedProfile, opts: LogoutOptions, deps
       const secret = await clientSecretFor(profile, deps).catch(() => undefined);
       const outcome = await revokeCredential(cred, deps, secret);
       if (outcome.status === 'revoked') report = 'revoked at server and removed locally';
-      else if (outcome.status === 'unsupported') report = 'provider has no revocation endpoint; removed locally';
-      else {
+      else if (outcome.status === 'unsupported') {
+        // Not a success to celebrate: the refresh token keeps working at the provider.
+        warn = true;
+        report = `provider has no revocation endpoint; removed locally. The session stays valid at the provider until it expires${expiryNote(cred, deps)}`;
+        if (outcome.endSession) report += `; to end it there now, sign out at ${sanitize(outcome.endSession, 300)}`;
+      } else {
         ok = false;
+        warn = true;
         report = `revocation failed (${outcome.reason}); removed locally — the tokens may stay valid at the provider until they expire`;
       }
     }
     await store.delete(name);
-    if (ok) deps.log.success(`Logged out of profile ${name}: ${report}.`);
-    else deps.log.warn(`Logged out of profile ${name}: ${report}.`);
+    if (warn) deps.log.warn(`Logged out of profile ${name}: ${report}.`);
+    else deps.log.success(`Logged out of profile ${name}: ${report}.`);
     return ok;
   } finally {
     lock.release();

@@ -1,11 +1,10 @@
 import type { Deps } from '../deps.js';
-import { AuthError, ExitCode } from '../errors.js';
+import { AuthError, ExitCode, loginCommand } from '../errors.js';
 import { accountLabel, type Credential } from '../store/credential.js';
 import { isExpired } from '../store/freshness.js';
 import { relativeTime, sanitize } from '../ui/text.js';
 import { loadConfig } from '../config/config.js';
 import { profileName, resolveProfile } from '../config/resolve.js';
-import { loginHint } from './context.js';
 import { mfaStatusLabel } from '../mfa/state.js';
 
 export interface StatusOptions {
@@ -101,7 +100,7 @@ function renderRow(row: ProfileStatus, deps: Deps): void {
   deps.log.info(`${row.name}${row.active ? ' (active)' : ''}`);
   if (row.issuer) out('Issuer:', sanitize(row.issuer));
   if (!row.loggedIn) {
-    deps.log.info(`  ${row.problem ? `Problem: ${row.problem}` : `Not logged in. Run \`${loginHint(row.name)}\`.`}`);
+    deps.log.info(`  ${row.problem ? `Problem: ${row.problem}` : `Not logged in. Run \`${loginCommand(row.name)}\`.`}`);
     if (row.mfa !== 'off') out('MFA:', row.mfa);
     return;
   }
@@ -117,5 +116,5 @@ function renderRow(row: ProfileStatus, deps: Deps): void {
   out('Refresh:', row.refreshable ? 'yes' : 'no refresh token');
   out('Storage:', row.location ?? row.storage);
   out('MFA:', row.mfa);
-  if (row.problem) out('Problem:', `${row.problem}. Run \`${loginHint(row.name)}\`.`);
+  if (row.problem) out('Problem:', `${row.problem}. Run \`${loginCommand(row.name)}\`.`);
 }

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
-import { AuthError, notLoggedIn, sessionEnded } from '../errors.js';
+import { AuthError, loginCommand, notLoggedIn, sessionEnded } from '../errors.js';
 import type { Credential } from '../store/credential.js';
 import { isExpired, needsRefresh } from '../store/freshness.js';
 import type { Lock } from '../store/lock.js';
@@ -109,7 +109,7 @@ async function afterRefusal(sent: Credential, refusal: RefreshRefusedError, lock
 
 function expiredError(profile: string, why: string): AuthError {
   return new AuthError('AUTH_NOT_LOGGED_IN', `The credential for profile ${profile} cannot be used: ${why}.`, {
-    hint: `Run \`auth login${profile === 'default' ? '' : ` -p ${profile}`}\` to sign in again.`,
+    hint: `Run \`${loginCommand(profile)}\` to sign in again.`,
   });
 }
 

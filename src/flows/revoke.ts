@@ -6,7 +6,8 @@ import { connectServer } from './server.js';
 
 export type RevokeOutcome =
   | { status: 'revoked' }
-  | { status: 'unsupported' }
+  /** `endSession`: the provider's end_session_endpoint, where a person can end the session instead. */
+  | { status: 'unsupported'; endSession?: string }
   | { status: 'failed'; reason: string };
 
 /**
@@ -20,7 +21,11 @@ export async function revokeCredential(cred: Credential, deps: Deps, clientSecre
   } catch (e) {
     return { status: 'failed', reason: fromProtocolError(e, 'Discovery').message.replace(/\.$/, '') };
   }
-  if (!config.serverMetadata().revocation_endpoint) return { status: 'unsupported' };
+  const metadata = config.serverMetadata();
+  if (!metadata.revocation_endpoint) {
+    const end = metadata.end_session_endpoint;
+    return typeof end === 'string' && /^https?:\/\//.test(end) ? { status: 'unsupported', endSession: end } : { status: 'unsupported' };
+  }
   const targets: Array<[string, string]> = [];
   if (cred.refreshToken) targets.push([cred.refreshToken, 'refresh_token']);
   targets.push([cred.accessToken, 'access_token']);
