@@ -54,8 +54,9 @@ function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
 
 /**
  * `auth exec`: the child shares our terminal (stdio inherited, same process
- * group, so it keeps job control); SIGINT/SIGTERM sent to auth are passed on,
- * and auth stays alive until the child is gone (DESIGN §2).
+ * group, so it keeps job control); SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
+ * auth are passed on (SIGBREAK instead of SIGQUIT on Windows), and auth stays
+ * alive until the child is gone, exiting as it did (DESIGN §2).
  */
 function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildOutcome> {
   return new Promise((resolve) => {
@@ -63,7 +64,7 @@ function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise
     const forward = (sig: NodeJS.Signals) => {
       if (child.exitCode === null && child.signalCode === null) child.kill(sig);
     };
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+    const signals: NodeJS.Signals[] = process.platform === 'win32' ? ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
     for (const sig of signals) process.on(sig, forward);
     const done = (outcome: ChildOutcome) => {
       for (const sig of signals) process.off(sig, forward);

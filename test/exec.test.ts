@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startSandbox } from '../sandbox/provider.mjs';
 import { makeHome, runCli, spawnCli } from './support/cli.js';
 
@@ -86,6 +87,40 @@ describe('auth exec', () => {
     const res = await child.result;
     expect(res.code).toBe(42);
     expect(res.stdout).toBe('got SIGINT\n');
+  });
+
+  for (const sig of ['SIGHUP', 'SIGQUIT', 'SIGTERM'] as const) {
+    it(`${sig} is forwarded: the child sees it, auth waits and exits with the child's code`, async () => {
+      const ready = join(home, `${sig}.ready`);
+      const child = spawnCli(['exec', '--', node, '-e', `process.on(${JSON.stringify(sig)}, () => { console.log("got ${sig}"); process.exit(43); }); require("fs").writeFileSync(${JSON.stringify(ready)}, "1"); setInterval(() => {}, 1000)`], { home });
+      await waitForFile(ready);
+      child.kill(sig);
+      const res = await child.result;
+      expect(res.code).toBe(43);
+      expect(res.stdout).toBe(`got ${sig}\n`);
+    });
+  }
+
+  it('the child gets the token and none of auth\'s own secrets: no AUTH_PASSPHRASE, no client-secret variable of any profile', async () => {
+    const config = join(home, 'config.yaml');
+    const original = readFileSync(config, 'utf8');
+    try {
+      // Two more profiles naming their client-secret variables (never used to sign in here).
+      const doc = parseYaml(original) as { profiles: Record<string, unknown> };
+      doc.profiles.work = { issuer: sandbox.issuer, clientId: 'auth-cli', clientSecretEnv: 'WORK_CLIENT_SECRET' };
+      doc.profiles.personal = { issuer: sandbox.issuer, clientId: 'auth-cli', clientSecretEnv: 'PERSONAL_CLIENT_SECRET' };
+      writeFileSync(config, stringifyYaml(doc), { mode: 0o600 });
+      const env = { AUTH_PASSPHRASE: 'pass-MARKER', WORK_CLIENT_SECRET: 'work-MARKER', PERSONAL_CLIENT_SECRET: 'personal-MARKER', UNRELATED: 'kept' };
+      const res = await runCli(['exec', '--', node, '-e', 'console.log(JSON.stringify(process.env))'], { home, env });
+      expect(res.code, res.stderr).toBe(0);
+      const childEnv = JSON.parse(res.stdout) as Record<string, string>;
+      expect(childEnv.AUTH_TOKEN).toBe(storedToken());
+      expect(childEnv.UNRELATED).toBe('kept');
+      for (const name of Object.keys(env).filter((n) => n !== 'UNRELATED')) expect(childEnv[name], name).toBeUndefined();
+      expect(res.stdout).not.toContain('MARKER');
+    } finally {
+      writeFileSync(config, original);
+    }
   });
 
   it('a command that does not exist: exit 127 with a message, no token printed', async () => {

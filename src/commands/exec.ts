@@ -1,3 +1,4 @@
+import type { Config } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { usageError } from '../errors.js';
 import { ensureFreshCredential } from '../flows/refresh.js';
@@ -15,6 +16,23 @@ export interface ExecOptions {
 }
 
 export const DEFAULT_TOKEN_VARIABLE = 'AUTH_TOKEN';
+
+/** Secrets auth itself reads from the environment, whatever the profile. */
+const AUTH_SECRET_VARIABLES = ['AUTH_PASSPHRASE'];
+
+/**
+ * The child's environment: ours without auth's own secrets. The child gets one access token
+ * for one profile; AUTH_PASSPHRASE would decrypt every profile's encrypted-file credential,
+ * and a client-secret variable (of any profile) would let it mint tokens itself.
+ */
+function childEnvironment(env: NodeJS.ProcessEnv, config: Config, flagSecretEnv: string | undefined): NodeJS.ProcessEnv {
+  const child = { ...env };
+  const secrets = new Set(AUTH_SECRET_VARIABLES);
+  if (flagSecretEnv) secrets.add(flagSecretEnv);
+  for (const p of Object.values(config.profiles)) if (p.clientSecretEnv) secrets.add(p.clientSecretEnv);
+  for (const name of secrets) delete child[name];
+  return child;
+}
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
@@ -28,7 +46,7 @@ export async function runExec(opts: ExecOptions, deps: Deps): Promise<number> {
   if (!VARIABLE_NAME.test(name)) throw usageError(`--env must be an environment variable name (letters, digits and _), not "${sanitize(name, 64)}".`);
   const [file, ...args] = opts.command;
   if (!file) throw usageError('auth exec needs a command to run.', 'Put it after --, for example: auth exec -- kubectl get pods');
-  const { profile } = loadProfile(deps, { profile: opts.profile });
+  const { config, profile } = loadProfile(deps, { profile: opts.profile });
   await requireUnlocked(profile, deps);
   const store = await storeFor(profile, deps);
   const secret = profile.clientSecretEnv ? await clientSecretFor(profile, deps) : undefined;
@@ -39,7 +57,7 @@ export async function runExec(opts: ExecOptions, deps: Deps): Promise<number> {
     ...(secret ? { clientSecret: secret } : {}),
     deps,
   });
-  const outcome = await deps.runChild(file, args, { ...deps.env, [name]: credential.accessToken });
+  const outcome = await deps.runChild(file, args, { ...childEnvironment(deps.env, config, profile.clientSecretEnv), [name]: credential.accessToken });
   if ('exitCode' in outcome) return outcome.exitCode;
   // Shell conventions: 127 command not found, 126 found but not runnable.
   const notFound = outcome.spawnError === 'ENOENT';
