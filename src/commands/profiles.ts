@@ -3,6 +3,7 @@ import { PROFILE_NAME } from '../config/names.js';
 import type { Deps } from '../deps.js';
 import { AuthError, ExitCode } from '../errors.js';
 import { findPreset } from '../providers/presets.js';
+import { previewArg } from '../ui/text.js';
 import { runLogout } from './logout.js';
 
 /**
@@ -45,7 +46,7 @@ export async function runProfilesList(opts: ProfilesOptions, deps: Deps): Promis
 }
 
 function requireProfile(config: Config, name: string): void {
-  if (!PROFILE_NAME.test(name)) throw new AuthError('AUTH_USAGE', `Invalid profile name "${name}": use letters, digits, ".", "_" and "-" (at most 64).`);
+  if (!PROFILE_NAME.test(name)) throw new AuthError('AUTH_USAGE', `Invalid profile name "${previewArg(name)}": use letters, digits, ".", "_" and "-" (at most 64).`);
   if (!(name in config.profiles)) {
     const names = Object.keys(config.profiles);
     throw new AuthError('AUTH_USAGE', `There is no profile named ${name}.`, {

@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { AuthError } from '../errors.js';
-import { readPrivateFile, writePrivateFileAtomic } from '../store/fs-safe.js';
+import { readPrivateFile, readTrustedFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 import { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './names.js';
 import type { ConfigIndex } from '../fast/config-index.js';
 
@@ -42,14 +42,14 @@ export interface Config {
   profiles: Record<string, ProfileConfig>;
 }
 
-type FieldKind = 'string' | 'stringList' | 'flow' | 'storage' | 'port' | 'bool' | 'minutes' | 'object';
+type FieldKind = 'string' | 'stringList' | 'flow' | 'storage' | 'port' | 'bool' | 'minutes' | 'object' | 'loopbackHost';
 const PROFILE_FIELDS: Record<string, FieldKind> = {
   provider: 'string', issuer: 'string', clientId: 'string', clientSecretEnv: 'string',
   scopes: 'stringList', resources: 'stringList', flow: 'flow', storage: 'storage',
   redirect: 'object', mfa: 'object', endpoints: 'object', privateKeyFile: 'string',
 };
 const NESTED_FIELDS: Record<string, Record<string, FieldKind>> = {
-  redirect: { host: 'string', port: 'port', path: 'string' },
+  redirect: { host: 'loopbackHost', port: 'port', path: 'string' },
   mfa: { required: 'bool', unlockMinutes: 'minutes' },
   endpoints: {
     authorization: 'string', token: 'string', deviceAuthorization: 'string',
@@ -100,6 +100,13 @@ function checkValue(kind: FieldKind, field: string, node: Node | null | undefine
       return value;
     case 'object':
       throw new ConfigProblem(`field "${field}" must be a mapping`, node);
+    case 'loopbackHost':
+      // RFC 8252 §7.3, §8.3: the callback listener binds a loopback address only; 0.0.0.0 or ::
+      // would let any host on the network deliver (or steal) the sign-in.
+      if (typeof value !== 'string' || !/^(127(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}|::1|localhost)$/.test(value)) {
+        throw new ConfigProblem(`field "${field}" must be a loopback address (127.0.0.1, another 127.x.y.z, ::1 or localhost)`, node);
+      }
+      return value;
   }
 }
 
@@ -169,8 +176,25 @@ function parse(file: string, text: string): Loaded {
  * `indexFile`: also record the parsed result for the `auth token` fast path
  * (src/fast/config-index.ts); best effort, rewritten only when it changed.
  */
+/** A config is a few KiB; a huge one is a mistake or an attack on memory (a YAML bomb's cousin). */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * The config names the endpoints a refresh token is sent to, so it is read only when no
+ * other user could have written it (store/fs-safe.ts readTrustedFile); otherwise it is a
+ * config error (exit 2) whose hint is the chmod that fixes it.
+ */
+function readConfigFile(file: string): Buffer | undefined {
+  try {
+    return readTrustedFile(file, { maxBytes: MAX_CONFIG_BYTES });
+  } catch (e) {
+    if (!(e instanceof AuthError)) throw e;
+    throw new AuthError('AUTH_CONFIG_INVALID', e.message.replace(/^Refusing to read/, 'Refusing to use the config file'), e.hint ? { hint: e.hint } : {});
+  }
+}
+
 export function loadConfig(file: string, options: { indexFile?: string } = {}): Config {
-  const buf = readPrivateFile(file);
+  const buf = readConfigFile(file);
   if (!buf) return { profiles: {} };
   const text = buf.toString('utf8');
   const config = parse(file, text).config;
@@ -195,7 +219,7 @@ function saveConfigIndex(indexFile: string, configFile: string, text: string, co
  * is not lost, and refuses to write over a file that does not parse.
  */
 export function updateConfig(file: string, change: (config: Config) => void): Config {
-  const buf = readPrivateFile(file);
+  const buf = readConfigFile(file);
   const { config, doc } = buf ? parse(file, buf.toString('utf8')) : { config: { profiles: {} } as Config, doc: undefined };
   change(config);
   const out = doc ?? parseDocument('');

@@ -1,5 +1,6 @@
 import { AuthError, usageError } from '../errors.js';
 import type { Config, EndpointsConfig, MfaConfig, ProfileConfig } from './config.js';
+import { previewArg } from '../ui/text.js';
 import { PROFILE_NAME, STORAGES, type Flow, type StorageKind } from './names.js';
 
 /** What the command line can say about a profile. Flags beat env beat file (DESIGN §3). */
@@ -37,7 +38,7 @@ export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
 export function profileName(config: Config, env: NodeJS.ProcessEnv, flag?: string): string {
   const name = flag || env.AUTH_PROFILE || config.active || 'default';
-  if (!PROFILE_NAME.test(name)) throw usageError(`Invalid profile name "${name}": use letters, digits, ".", "_" and "-" (at most 64).`);
+  if (!PROFILE_NAME.test(name)) throw usageError(`Invalid profile name "${previewArg(name)}": use letters, digits, ".", "_" and "-" (at most 64).`);
   return name;
 }
 

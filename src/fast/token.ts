@@ -101,7 +101,22 @@ const myUid = () => (typeof process.getuid === 'function' ? process.getuid() : u
  * accessible to others (SECURITY R75) — anything else throws, and the slow
  * path refuses, warns or tightens it as it does.
  */
-function readNoFollow(file: string, private_ = false): string | null {
+/**
+ * `private_`: the credential file — user-only dir and file. `trusted`: a file that steers
+ * where tokens go (config, its index) — owned by the user and writable by nobody else
+ * (store/fs-safe.ts readTrustedFile); anything else throws, and the full CLI takes over.
+ */
+function readNoFollow(file: string, private_ = false, trusted = false): string | null {
+  if (trusted && !isWindows) {
+    let dir;
+    try {
+      dir = lstatSync(dirname(file));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    if (dir.uid !== myUid() || ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0)) throw new Error('not trusted');
+  }
   if (private_ && !isWindows) {
     let dir;
     try {
@@ -123,6 +138,7 @@ function readNoFollow(file: string, private_ = false): string | null {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new Error('not a regular file');
     if (private_ && !isWindows && (st.uid !== myUid() || (st.mode & 0o077) !== 0)) throw new Error('not private');
+    if (trusted && !isWindows && (st.uid !== myUid() || (st.mode & 0o022) !== 0)) throw new Error('not trusted');
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
@@ -140,9 +156,9 @@ function exists(file: string): boolean {
 }
 
 function loadConfigCheaply(paths: Paths): Config | undefined {
-  const text = readNoFollow(paths.configFile);
+  const text = readNoFollow(paths.configFile, false, true);
   if (text === null) return { profiles: {} };
-  const index = readNoFollow(configIndexPath(paths));
+  const index = readNoFollow(configIndexPath(paths), false, true);
   return index === null ? undefined : configFromIndex(index, paths.configFile, text);
 }
 

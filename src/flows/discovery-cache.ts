@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type * as client from 'openid-client';
 import type { Deps } from '../deps.js';
-import { readPrivateFile, writePrivateFileAtomic } from '../store/fs-safe.js';
+import { readTrustedFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 import { checkEndpoints } from './server.js';
 
 /**
@@ -29,7 +29,8 @@ export function discoveryCachePath(deps: Deps, issuer: string): string {
 
 export function readDiscoveryCache(issuer: string, deps: Deps): client.ServerMetadata | undefined {
   try {
-    const buf = readPrivateFile(discoveryCachePath(deps, issuer));
+    // Only a file no other user could have planted (it names the token endpoint); else discovery runs again.
+    const buf = readTrustedFile(discoveryCachePath(deps, issuer), { maxBytes: 1024 * 1024 });
     if (!buf) return undefined;
     const entry = JSON.parse(buf.toString('utf8')) as Entry;
     const now = deps.clock.now();

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { acquireLock } from '../store/lock.js';
-import { readPrivateFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
+import { readTrustedFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 import { isBackupCodeSet, type BackupCodeSet } from './backup-codes.js';
 import { ALGORITHMS, type TotpParams } from './totp.js';
 import type { SecretBackend } from './secret-store.js';
@@ -79,7 +79,8 @@ export function parseState(text: string): MfaState | undefined {
 export function loadState(deps: Deps, profile: string): LoadedState {
   let buf: Buffer | undefined;
   try {
-    buf = readPrivateFile(mfaStatePath(deps, profile));
+    // A state file another user could write (to reset the failure count) counts as corrupt: fail closed.
+    buf = readTrustedFile(mfaStatePath(deps, profile));
   } catch {
     return { kind: 'corrupt' };
   }

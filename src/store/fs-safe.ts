@@ -197,6 +197,55 @@ function writeReserved(r: Reservation, buf: Buffer): boolean {
   return true;
 }
 
+/**
+ * Reads a file that steers where secrets go — the config, its index, the discovery cache,
+ * MFA state — only when no other user could have written it: not a symlink, a regular
+ * file owned by this user, neither it nor its directory writable by group or others (else
+ * another user on a shared host could point the next refresh at their own token endpoint).
+ * Unlike readPrivateFile it tightens nothing: what another user may already have changed
+ * is refused, with the `chmod` that fixes it in the hint. undefined when it does not exist.
+ */
+export function readTrustedFile(file: string, opts: { maxBytes?: number } = {}): Buffer | undefined {
+  const untrusted = (what: string, why: string, fix: string) =>
+    new AuthError('AUTH_STORAGE', `Refusing to read ${file}: ${what} ${why}, so another user could have changed it.`, { hint: `If that is not so, fix it with \`${fix}\` and try again.` });
+  const me = uid();
+  const dir = dirname(file);
+  if (!isWindows) {
+    let st: Stats;
+    try {
+      st = lstatSync(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw storageError(`Cannot read ${dir}: ${(e as Error).message}`);
+    }
+    if (me !== undefined && st.uid !== me) throw untrusted(`its directory ${dir}`, `belongs to another user (uid ${st.uid})`, `chown $(id -u) ${dir}`);
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) throw untrusted(`its directory ${dir}`, `is writable by other users (mode ${octal(st.mode)})`, `chmod go-w ${dir}`);
+  }
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | NOFOLLOW | (isWindows ? 0 : constants.O_NONBLOCK));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw storageError(`Refusing to read ${file}: it is a symbolic link.`);
+    throw storageError(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw storageError(`Refusing to read ${file}: it is not a regular file.`);
+    if (!isWindows) {
+      if (me !== undefined && st.uid !== me) throw untrusted('it', `belongs to another user (uid ${st.uid})`, `chown $(id -u) ${file}`);
+      if ((st.mode & 0o022) !== 0) throw untrusted('it', `is writable by other users (mode ${octal(st.mode)})`, `chmod go-w ${file}`);
+    }
+    if (opts.maxBytes !== undefined && st.size > opts.maxBytes) {
+      throw storageError(`Refusing to read ${file}: it is ${st.size} bytes, more than the ${Math.round(opts.maxBytes / 1024)} KiB such a file can need.`);
+    }
+    return readFileSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. */
 export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions = {}): void {
   const dir = dirname(file);

@@ -12,6 +12,14 @@ export function sanitize(value: unknown, max = 300): string {
   return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
+/**
+ * A command-line value shown back in an error: a long one is most likely a pasted token
+ * (`-p eyJhbGci…` instead of `-p work`), so only its first characters are shown.
+ */
+export function previewArg(value: string): string {
+  return value.length >= 25 ? `${sanitize(value.slice(0, 4))}…` : sanitize(value, 64);
+}
+
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }
