@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { awaitRedirect, expectNothingStored, rawGet, session, targetOf, connectionRefused, type Session } from './support/security.js';
 
@@ -60,7 +61,7 @@ describe('PKCE, state and nonce (R08, R10–R13)', () => {
     fake.metadata.code_challenge_methods_supported = ['plain'];
     const res = await s.login(fake);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/PKCE with S256/);
+    expect(errorLine(res.stderr)).toMatch(/PKCE with S256/);
     expect(s.browserEntries()).toEqual([]);
     expect(fake.requestsTo('/authorize')).toHaveLength(0);
     expectNothingStored(s);
@@ -71,7 +72,7 @@ describe('PKCE, state and nonce (R08, R10–R13)', () => {
     fake.authorizeScript = ({ state }) => ({ error: 'invalid_request', error_description: 'unsupported code_challenge_method', state: state ?? undefined, iss: fake.issuer });
     const res = await s.login(fake);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toContain('invalid_request');
+    expect(errorLine(res.stderr)).toContain('invalid_request');
     const authz = fake.requestsTo('/authorize');
     expect(authz).toHaveLength(1);
     expect(authz[0]!.query.get('code_challenge_method')).toBe('S256');
@@ -166,7 +167,7 @@ describe('transaction secrets and the redirect URI (R14, R15, R26, R34)', () => 
     const callback = await awaitRedirect(fake);
     const res = await child.result;
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/Timed out after 1 s/);
+    expect(errorLine(res.stderr)).toMatch(/Timed out after 1 s/);
     expect(await connectionRefused(Number(callback.port))).toBe(true);
     expect(fake.requestsTo('/token')).toHaveLength(0);
     expectNothingStored(s);
@@ -211,7 +212,7 @@ describe('resource indicators and scope (R17, R19)', () => {
       const { fake, s } = await setup();
       const res = await s.login(fake, ['--resource', bad]);
       expect(res.code).toBe(2);
-      expect(res.stderr).toMatch(/RFC 8707/);
+      expect(errorLine(res.stderr)).toMatch(/RFC 8707/);
       expect(fake.requests).toEqual([]);
       expect(s.browserEntries()).toEqual([]);
     });

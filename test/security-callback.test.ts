@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { connect, createServer as createNetServer, type Socket } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import {
   awaitRedirect, connectionRefused, expectNoControlBytes, expectNothingStored, rawGet, rawRequest, session, targetOf, type Session,
@@ -94,8 +95,8 @@ describe('R20–R22 the listener', () => {
     const port = (squatter.address() as { port: number }).port;
     const res = await s.login(fake, ['--port', String(port)]);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain(`Port ${port}`);
-    expect(res.stderr).toContain('--port 0');
+    expect(errorLine(res.stderr)).toContain(`Port ${port}`);
+    expect(errorBlock(res.stderr)).toContain('--port 0');
     expect(s.browserEntries()).toEqual([]);
     expect(fake.requestsTo('/authorize')).toHaveLength(0);
   });
@@ -144,7 +145,7 @@ describe('R23–R25 junk requests', () => {
     }
     const res = await w.child.result;
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/more than 32 invalid requests/);
+    expect(errorLine(res.stderr)).toMatch(/more than 32 invalid requests/);
     expect(await connectionRefused(w.port)).toBe(true);
     expect(w.fake.requestsTo('/token')).toHaveLength(0);
     expectNothingStored(w.s);
@@ -247,7 +248,7 @@ describe('R27–R31 authorization response validation', () => {
     fake.authorizeScript = ({ code, state }) => ({ code, state: state!, iss: `http://127.0.0.1:${fake.port + 1}/evil` });
     const res = await s.login(fake);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/did not identify http:\/\/127\.0\.0\.1:\d+ as its sender \(missing or wrong "iss"\)/);
+    expect(errorLine(res.stderr)).toMatch(/did not identify http:\/\/127\.0\.0\.1:\d+ as its sender \(missing or wrong "iss"\)/);
     expect(fake.requestsTo('/token')).toHaveLength(0);
     expectNothingStored(s);
   });
@@ -259,7 +260,7 @@ describe('R27–R31 authorization response validation', () => {
     fake.authorizeScript = ({ code, state }) => ({ code, state: state! });
     const res = await s.login(fake);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/did not identify http:\/\/127\.0\.0\.1:\d+ as its sender \(missing or wrong "iss"\)/);
+    expect(errorLine(res.stderr)).toMatch(/did not identify http:\/\/127\.0\.0\.1:\d+ as its sender \(missing or wrong "iss"\)/);
     expect(fake.requestsTo('/token')).toHaveLength(0);
     expectNothingStored(s);
   });
@@ -295,8 +296,8 @@ describe('R27–R31 authorization response validation', () => {
     fake.authorizeScript = ({ state }) => ({ error: 'access_denied', error_description: description, state: state!, iss: fake.issuer });
     const res = await s.login(fake);
     expect(res.code).toBe(1);
-    expect(res.stderr).toContain('access_denied');
-    expect(res.stderr).toContain('denied');
+    expect(errorLine(res.stderr)).toContain('access_denied');
+    expect(errorLine(res.stderr)).toContain('denied');
     expectNoControlBytes(res.stderr);
     expect(fake.requestsTo('/token')).toHaveLength(0);
     expectNothingStored(s);

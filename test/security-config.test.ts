@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { expectNothingStored, session, type Session } from './support/security.js';
 
@@ -42,7 +43,7 @@ describe('R01 issuer pinning', () => {
     fake.metadata.issuer = `${fake.issuer}/`;
     const res = await s.login(fake);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/different issuer/);
+    expect(errorLine(res.stderr)).toMatch(/different issuer/);
     expect(paths(fake)).toEqual(['/.well-known/openid-configuration']);
     expect(s.browserEntries(), 'the browser hook must not run').toEqual([]);
     expectNothingStored(s);
@@ -52,7 +53,7 @@ describe('R01 issuer pinning', () => {
     const { fake, s } = await setup();
     const res = await s.run(['login', '--issuer', `${fake.issuer}/`, '--client-id', fake.clientId]);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/different issuer/);
+    expect(errorLine(res.stderr)).toMatch(/different issuer/);
     expect(paths(fake)).toEqual(['/.well-known/openid-configuration']);
     expectNothingStored(s);
   });
@@ -62,7 +63,7 @@ describe('R01 issuer pinning', () => {
     fake.metadata.issuer = `http://127.0.0.2:${fake.port}`;
     const res = await s.login(fake);
     expect(res.code).not.toBe(0);
-    expect(res.stderr).toMatch(/different issuer/);
+    expect(errorLine(res.stderr)).toMatch(/different issuer/);
     expect(paths(fake)).toEqual(['/.well-known/openid-configuration']);
     expect(s.browserEntries()).toEqual([]);
     expectNothingStored(s);
@@ -75,7 +76,7 @@ describe('R02 https everywhere except loopback', () => {
     const started = performance.now();
     const res = await s.run(['login', '--issuer', 'http://192.0.2.10', '--client-id', 'x']);
     expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/insecure issuer http:\/\/192\.0\.2\.10/i);
+    expect(errorLine(res.stderr)).toMatch(/insecure issuer http:\/\/192\.0\.2\.10/i);
     // 192.0.2.10 (TEST-NET-1) is unroutable: a request would have hung, not failed fast.
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(s.browserEntries()).toEqual([]);
@@ -95,7 +96,7 @@ describe('R02 https everywhere except loopback', () => {
       fake.metadata[field] = `http://192.0.2.10/${field}`;
       const res = await s.login(fake);
       expect(res.code).not.toBe(0);
-      expect(res.stderr).toContain(`its ${field} is not an https URL`);
+      expect(errorLine(res.stderr)).toContain(`its ${field} is not an https URL`);
       expect(paths(fake)).toEqual(['/.well-known/openid-configuration']);
       expect(s.browserEntries()).toEqual([]);
       expectNothingStored(s);
@@ -112,8 +113,8 @@ describe('R03 TLS validation is never disabled', () => {
       const res = await s.run(args, { env: { NODE_TLS_REJECT_UNAUTHORIZED: '0' } });
       expect(res.code, args.join(' ')).not.toBe(0);
       expect(res.stdout).toBe('');
-      expect(res.stderr).toContain('NODE_TLS_REJECT_UNAUTHORIZED=0 turns off TLS certificate checks');
-      expect(res.stderr).toContain('NODE_EXTRA_CA_CERTS');
+      expect(errorLine(res.stderr)).toContain('NODE_TLS_REJECT_UNAUTHORIZED=0 turns off TLS certificate checks');
+      expect(errorBlock(res.stderr)).toContain('NODE_EXTRA_CA_CERTS');
     }
     expect(fake.requests.length).toBe(requestsBefore);
   });
@@ -140,7 +141,7 @@ describe('R03 TLS validation is never disabled', () => {
     expect(fake.issuer).toMatch(/^https:/);
     const res = await s.login(fake);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/TLS certificate check failed/);
+    expect(errorLine(res.stderr)).toMatch(/TLS certificate check failed/);
     expect(fake.requestsTo('/.well-known/openid-configuration')).toHaveLength(0);
     expectNothingStored(s);
   });
@@ -170,7 +171,7 @@ describe('R04 back-channel requests never follow redirects', () => {
     expect(s.stored()).toEqual(before);
   });
 
-  it('R04: a discovery document behind a redirect is not followed', async () => {
+  it('R04: a discovery document behind a redirect to another origin is not followed (same-origin: test/real-servers.test.ts)', async () => {
     const thief = await recorder();
     const s = session();
     cleanups.push(() => s.cleanup());
@@ -179,7 +180,8 @@ describe('R04 back-channel requests never follow redirects', () => {
     cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
     const issuer = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
     const res = await s.run(['login', '--issuer', issuer, '--client-id', 'x']);
-    expect(res.code).not.toBe(0);
+    expect(res.code).toBe(1);
+    expect(errorLine(res.stderr)).toMatch(/redirected from .* to another origin/);
     expect(thief.hits).toEqual([]);
     expectNothingStored(s);
   });

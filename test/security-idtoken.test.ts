@@ -1,5 +1,6 @@
 import { decodeProtectedHeader } from 'jose';
 import { describe, expect, it } from 'vitest';
+import { errorLine } from './support/cli.js';
 import { type FakeAs, type IdTokenOptions } from './support/fake-as.js';
 import { expectNothingStored, fakeSessions, type Session } from './support/security.js';
 
@@ -57,7 +58,8 @@ describe('R38–R42 ID token validation at login', () => {
       const res = await s.login(fake);
       await expectRejected(fake, s, res.stderr, res.code);
       expect(fake.requestsTo('/token')).toHaveLength(1);
-      expect(res.stderr).toMatch(/ID token|id_token|JWT|signature|nonce|issuer|audience|alg/i);
+      // The error line, not all of stderr: the printed authorization URL itself carries `nonce=`.
+      expect(errorLine(res.stderr)).toMatch(/ID token|id_token|JWT|signature|nonce|issuer|audience|alg/i);
       // The browser page says it failed, too.
       const page = (await s.browserDone()).find((e) => 'callbackStatus' in e);
       expect(page?.callbackStatus).toBe(400);
@@ -82,7 +84,7 @@ describe('R38–R42 ID token validation at login', () => {
     fake.idToken = { mode: 'flip' };
     const res = await s.run(['refresh', '--force']);
     expect(res.code).toBe(1);
-    expect(res.stderr).toMatch(/signature/);
+    expect(errorLine(res.stderr)).toMatch(/signature/);
     expect(res.stderr).not.toContain(fake.issued.accessTokens[1]!);
     expect(s.stored()).toEqual(before);
   });
@@ -117,7 +119,7 @@ describe('R43 refreshed ID tokens keep the identity', () => {
       expect(fake.requestsTo('/token')).toHaveLength(2);
       expect(res.code).toBe(4);
       expect(res.stdout).toBe('');
-      expect(res.stderr).toMatch(/different identity|ended/);
+      expect(errorLine(res.stderr)).toMatch(/different identity|ended/);
       expectNothingStored(s);
     });
   }
@@ -131,7 +133,7 @@ describe('R43 refreshed ID tokens keep the identity', () => {
     const res = await s.run(['token']);
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toContain('also addressed to other clients');
+    expect(errorLine(res.stderr)).toContain('also addressed to other clients');
     expect(s.stored()).toEqual(before);
     expect(res.stderr).not.toContain(fake.issued.accessTokens.at(-1)!);
   });

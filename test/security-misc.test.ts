@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { baseEnv, BIN, runCli, type CliResult } from './support/cli.js';
+import { baseEnv, BIN, errorLine, runCli, type CliResult } from './support/cli.js';
 import type { FakeAs, Reply } from './support/fake-as.js';
 import { expectNoControlBytes, expectNothingStored, fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';
@@ -73,7 +73,7 @@ describe('R64 a DPoP-bound token is never passed off as Bearer', () => {
       const res = await s.login(fake);
       expect(res.code).not.toBe(0);
       expect(res.stdout).toBe('');
-      expect(res.stderr).toMatch(/DPoP token; auth only handles Bearer/i);
+      expect(errorLine(res.stderr)).toMatch(/DPoP token; auth only handles Bearer/i);
       expect(res.stderr).not.toMatch(TOKEN_MARKER);
       expectNothingStored(s);
       expect(fake.issued.accessTokens).toHaveLength(1); // the token the fake issued was seen and discarded
@@ -90,7 +90,7 @@ describe('R64 a DPoP-bound token is never passed off as Bearer', () => {
     const res = await s.run(['token']);
     expect(res.code).not.toBe(0);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toMatch(/DPoP token; auth only handles Bearer/i);
+    expect(errorLine(res.stderr)).toMatch(/DPoP token; auth only handles Bearer/i);
     expect(res.stderr).not.toMatch(TOKEN_MARKER);
     expect(grants(fake)).toEqual(['authorization_code', 'refresh_token']);
     const dpopToken = fake.issued.accessTokens[1]!;
@@ -126,7 +126,7 @@ describe('R67 invalid_target is not papered over', () => {
     const res = await s.login(fake, ['--resource', RESOURCE]);
     expect(res.code).not.toBe(0);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toContain('invalid_target');
+    expect(errorLine(res.stderr)).toContain('invalid_target');
     expectNothingStored(s);
     expect(fake.authorizations[0]!.params.getAll('resource')).toEqual([RESOURCE]);
     const tokens = fake.requestsTo('/token');
@@ -145,7 +145,7 @@ describe('R67 invalid_target is not papered over', () => {
     const res = await s.run(['token']);
     expect(res.code).not.toBe(0);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toContain('invalid_target');
+    expect(errorLine(res.stderr)).toContain('invalid_target');
     expect(grants(fake)).toEqual(['authorization_code', 'refresh_token']);
     expect(fake.requestsTo('/token')[1]!.form.getAll('resource')).toEqual([RESOURCE]);
     expect(s.stored()).toEqual(before);
@@ -330,7 +330,7 @@ describe('R104 browser launch cannot inject commands', () => {
         const launches = entries.filter((e) => 'argv' in e).map((e) => e.argv as string[]);
         if (launches.length === 0) {
           // Rejected: with a clear message, before any browser ran.
-          expect(res.stderr).toMatch(/Refusing to open|malformed|not completed|invalid/i);
+          expect(errorLine(res.stderr)).toMatch(/Refusing to open|malformed|not completed|invalid/i);
         } else {
           expect(launches).toHaveLength(1);
           const printed = res.stderr.match(/Open this URL in your browser to sign in:\n {2}(\S+)\n/)?.[1];
@@ -371,7 +371,7 @@ describe('R104 browser launch cannot inject commands', () => {
           expect(shown![1]).toBe(new URL(`${hostile(base)}\u001b[2J`).href);
           expect(shown![2]).toBe('WDJB-MJHT');
         } else {
-          expect(res.stderr).toMatch(/verification_uri/);
+          expect(errorLine(res.stderr)).toMatch(/verification_uri/);
         }
         // The device flow never launches a browser (DESIGN §2: it prints the URI and, on a TTY, a QR code).
         expect(await s.browserDone(0)).toEqual([]);

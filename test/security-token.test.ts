@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { errorLine } from './support/cli.js';
 import { type FakeAs, type Reply } from './support/fake-as.js';
 import { expectNoControlBytes, expectNothingStored, fakeSessions, type Session } from './support/security.js';
 
@@ -45,7 +46,7 @@ describe('R35 malformed token responses, R32 resets', () => {
       const res = await s.login(fake);
       await expectRejected(fake, s, res.stderr, res.code);
       expectNoControlBytes(res.stderr);
-      expect(res.stderr).toMatch(/Sign-in failed|not completed|unexpected response|provider/i);
+      expect(errorLine(res.stderr)).toMatch(/Sign-in failed|not completed|unexpected response|provider/i);
       expect(res.stderr).not.toMatch(/at Object\.|at async|node_modules/);
     });
   }
@@ -67,7 +68,7 @@ describe('R35 malformed token responses, R32 resets', () => {
     const res = await s.login(fake);
     await expectRejected(fake, s, res.stderr, res.code);
     expect(fake.requestsTo('/token')).toHaveLength(1);
-    expect(res.stderr).toMatch(/could not reach the provider|network|ECONNRESET|socket/i);
+    expect(errorLine(res.stderr)).toMatch(/could not reach the provider|network|ECONNRESET|socket/i);
     expect(res.stderr).not.toContain(fake.issued.codes[0]!);
   });
 

@@ -53,6 +53,7 @@ export async function startCallbackServer(options: { host: string; port: number;
   let pending: AcceptedCallback | undefined;
   const sockets = new Set<Socket>();
   let authority = '';
+  let acceptedHosts = new Set<string>();
 
   const rejectJunk = (res: ServerResponse, status: number, page: PageContent) => {
     send(res, status, page);
@@ -67,7 +68,7 @@ export async function startCallbackServer(options: { host: string; port: number;
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     const target = req.url ?? '';
     // Absolute-form targets and foreign Host headers (DNS rebinding) are refused (R24).
-    if (!target.startsWith('/') || req.headers.host !== authority) {
+    if (!target.startsWith('/') || !acceptedHosts.has(req.headers.host ?? '')) {
       return rejectJunk(res, 400, { ok: false, title: 'Bad request', lines: ['This address only accepts the sign-in redirect.'] });
     }
     const q = target.indexOf('?');
@@ -124,7 +125,10 @@ export async function startCallbackServer(options: { host: string; port: number;
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const hostLiteral = host.includes(':') ? `[${host}]` : host;
-  authority = `${hostLiteral}:${port}`;
+  // Port 80 is http's default: the redirect URI omits it (as browsers and providers
+  // normalise it, RFC 3986 §6.2.3), so the browser's Host header has no port either.
+  authority = port === 80 ? hostLiteral : `${hostLiteral}:${port}`;
+  acceptedHosts = new Set([authority, `${hostLiteral}:${port}`]);
 
   let closed: Promise<void> | undefined;
   return {

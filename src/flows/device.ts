@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { AuthError } from '../errors.js';
 import { sanitize } from '../ui/text.js';
-import { fromProtocolError, oauthErrorCode } from './protocol-errors.js';
+import { fromProtocolError, isFetchFailure, oauthErrorCode } from './protocol-errors.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
@@ -143,7 +143,7 @@ function normalizeUrl(url: unknown): string | undefined {
 
 function isNetworkError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
-  if (e instanceof TypeError && !(e as { code?: string }).code) return true; // fetch failed
+  if (isFetchFailure(e)) return true;
   const cause = (e as { cause?: unknown }).cause;
   return e.name === 'TimeoutError' || (e as { code?: string }).code === 'OAUTH_TIMEOUT' || (cause instanceof Error && cause.name === 'TimeoutError');
 }

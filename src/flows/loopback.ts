@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { AuthError } from '../errors.js';
 import { sanitize } from '../ui/text.js';
 import { startCallbackServer } from './callback-server.js';
-import { fromProtocolError } from './protocol-errors.js';
+import { fromProtocolError, libraryCheck } from './protocol-errors.js';
 import type { PageContent } from '../ui/html.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -73,9 +73,7 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
       callback = await server.next(signal);
     } catch (e) {
       if (timeout.aborted && !o.signal.aborted) {
-        throw new AuthError('AUTH_TIMEOUT', `Timed out after ${Math.round(o.timeoutMs / 1000)} s waiting for the sign-in in the browser.`, {
-          hint: 'Run `auth login` again (use --timeout <seconds> for more time), or `auth login --device` to sign in from another device.',
-        });
+        throw loginTimeout(o.timeoutMs, server.redirectUri, o.redirect.port !== 0, Boolean(metadata.device_authorization_endpoint));
       }
       throw e;
     }
@@ -103,7 +101,7 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
         ? new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the provider answered ${sanitize(e.error, 80)}${e.error_description ? `: ${sanitize(e.error_description)}` : ''}.`, {
           hint: e.error === 'access_denied' ? 'Run `auth login` again and approve the request in the browser.' : undefined,
         } as { hint?: string })
-        : issuerMismatch(e)
+        : isMixUp(e, metadata)
           // RFC 9207 / SECURITY R29: the response names no issuer or another one (mix-up defence).
           ? new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the response did not identify ${o.config.serverMetadata().issuer} as its sender (missing or wrong "iss"), so it may come from another provider; nothing was exchanged.`, {
             hint: 'Run `auth login` again; if it repeats, check which sign-in pages your browser is using.',
@@ -125,9 +123,32 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
   }
 }
 
-/** openid-client's RFC 9207 failure: `iss` missing although advertised, or not the issuer. */
-function issuerMismatch(e: unknown): boolean {
-  const inner = (e as { cause?: unknown }).cause;
-  const text = `${(e as Error)?.message ?? ''} ${inner instanceof Error ? inner.message : ''}`;
-  return /"iss" \(issuer\)/.test(text);
+/**
+ * The RFC 9207 check refused the authorization response (before any exchange):
+ * `iss` missing although the provider advertises it, or not the issuer. Told by
+ * the library's structure — an OAUTH_INVALID_RESPONSE carrying the callback
+ * parameters — since its ID-token `iss` check uses the same words.
+ */
+function isMixUp(e: unknown, metadata: client.ServerMetadata): boolean {
+  const check = libraryCheck(e);
+  const params = check?.code === 'OAUTH_INVALID_RESPONSE' ? check.callback : undefined;
+  // A JARM `response` is refused before the iss check runs.
+  if (!params || params.has('response')) return false;
+  const iss = params.get('iss');
+  return iss === null ? metadata.authorization_response_iss_parameter_supported === true : iss !== metadata.issuer;
+}
+
+/**
+ * Waiting for the callback timed out. The usual cause with a real provider is a
+ * redirect URI it does not accept: it shows its own error page and never
+ * redirects back, so the message names the URI that was sent and how to fix it.
+ */
+function loginTimeout(timeoutMs: number, redirectUri: string, fixedPort: boolean, hasDevice: boolean): AuthError {
+  const hints = [
+    `If the provider showed an error page (e.g. about the redirect URI) instead of sending you back: register exactly ${redirectUri} for this client at the provider, or pass a fixed --port matching the redirect URI registered there${fixedPort ? '' : ' (without --port the port changes on every sign-in)'}.`,
+    `Otherwise run \`auth login\` again (--timeout <seconds> gives more time)${hasDevice ? ', or `auth login --device` to sign in from another device' : ''}.`,
+  ];
+  return new AuthError('AUTH_TIMEOUT', `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for the sign-in in the browser (redirect URI sent: ${redirectUri}).`, {
+    hint: hints.join('\n  '),
+  });
 }

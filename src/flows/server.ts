@@ -2,7 +2,8 @@ import * as client from 'openid-client';
 import { isLoopbackHttp } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { fromProtocolError } from './protocol-errors.js';
+import { fromProtocolError, libraryCheck } from './protocol-errors.js';
+import { followDiscoveryRedirects } from './discovery-redirect.js';
 import { readDiscoveryCache, writeDiscoveryCache } from './discovery-cache.js';
 import { retryingFetch } from './retry.js';
 import { checkDiscoveredIssuer, describeServer, wrapFetch, type ServerDescription, type ServerFetch } from '../providers/resolve.js';
@@ -54,19 +55,25 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   } else try {
     config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
       execute: insecureLoopback ? [client.allowInsecureRequests] : [],
-      // Discovery is a GET: bounded retries on 502/503/504 and transient network errors (flows/retry.ts).
-      [client.customFetch]: retryingFetch(baseFetch, deps),
+      // Discovery is a GET: bounded retries on 502/503/504 and transient network errors (flows/retry.ts),
+      // and same-origin redirects followed for the discovery document only (flows/discovery-redirect.ts).
+      [client.customFetch]: followDiscoveryRedirects(retryingFetch(baseFetch, deps), options.issuer, deps),
       timeout: 30,
     });
   } catch (e) {
-    const err = fromProtocolError(e, `Discovery at ${options.issuer}`);
-    const code = (e as { code?: string }).code;
-    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' || /issuer/i.test(String((e as { cause?: Error }).cause?.message ?? ''))) {
+    const check = libraryCheck(e);
+    // R01: openid-client's own issuer comparison (it normalises URLs; ours below is exact).
+    if (check?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && check.attribute === 'issuer') {
       throw new AuthError('AUTH_PROVIDER_ERROR', `Discovery at ${options.issuer} returned metadata for a different issuer, so it was not used.`, {
         hint: 'Check the issuer URL exactly as the provider documents it (including any trailing slash).',
       });
     }
-    throw err;
+    if (check?.code === 'OAUTH_INVALID_RESPONSE' && check.body && typeof check.body.issuer !== 'string') {
+      throw new AuthError('AUTH_PROVIDER_ERROR', `Discovery at ${options.issuer} returned a document without an issuer, so it was not used.`, {
+        hint: 'Check the issuer URL exactly as the provider documents it; it must lead to an OpenID Connect discovery document.',
+      });
+    }
+    throw fromProtocolError(e, `Discovery at ${options.issuer}`);
   }
   if (!server.metadata) checkDiscoveredIssuer(options.issuer, config.serverMetadata().issuer, server.acceptIssuer);
   // The preset's wire-quirk adapter (GitHub) wraps our fetch; the flows never see the quirks.

@@ -107,3 +107,25 @@ export function filesContaining(dir: string, needle: string): string[] {
       }
     });
 }
+
+/**
+ * The CLI's `error: <message>` line (empty when there is none). Assertions about why a
+ * command failed read this line, not all of stderr: the printed authorization URL alone
+ * carries words such as `nonce=`, `state=` or `redirect_uri=`.
+ */
+export function errorLine(stderr: string): string {
+  return stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
+}
+
+/** The `error:` line and the indented hint lines under it. */
+export function errorBlock(stderr: string): string {
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((l) => l.startsWith('error:'));
+  if (at === -1) return '';
+  const block = [lines[at]!];
+  for (const l of lines.slice(at + 1)) {
+    if (!l.startsWith('  ')) break;
+    block.push(l);
+  }
+  return block.join('\n');
+}

@@ -110,6 +110,13 @@ export interface FakeAs {
    * with the discovery document after its delay.
    */
   discoveryScript: Reply[];
+  /** The discovery document as the fake would serve it now (for scripted replies). */
+  discoveryDocument(): Record<string, unknown>;
+  /**
+   * Answers by exact request path, consulted before the built-in endpoints: e.g. a
+   * discovery document behind a redirect, or under an issuer with a path.
+   */
+  routes: Record<string, (req: RecordedRequest) => Reply>;
   /** Every request, in arrival order. */
   requests: RecordedRequest[];
   requestsTo(path: string): RecordedRequest[];
@@ -164,6 +171,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
   const fake = {
     metadata: {},
     discoveryScript: [],
+    routes: {},
     requests: [],
     authorizations: [],
     tokenScript: [],
@@ -330,6 +338,8 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
     fake.requests.push(rec);
     for (const w of [...waiters]) w();
 
+    const route = Object.hasOwn(fake.routes, url.pathname) ? fake.routes[url.pathname] : undefined;
+    if (route) return send(res, route(rec));
     switch (url.pathname) {
       case '/.well-known/openid-configuration':
       case '/.well-known/oauth-authorization-server': {
@@ -430,6 +440,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
   fake.base = `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   fake.issuer = fake.base;
 
+  fake.discoveryDocument = discovery;
   fake.requestsTo = (path) => fake.requests.filter((r) => r.path === path);
   fake.waitForRequest = (path, count = 1, timeoutMs = 15_000) =>
     new Promise((resolve, reject) => {
