@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CliResult } from './support/cli.js';
+import { errorLine } from './support/cli.js';
 import type { FakeAs, Reply } from './support/fake-as.js';
 import { expectNothingStored, fakeSessions, type Session } from './support/security.js';
 
@@ -11,7 +11,6 @@ import { expectNothingStored, fakeSessions, type Session } from './support/secur
 // refusal ends the session (exit 4, the dead credential removed, status says so); 5xx and
 // errors about the client or the request do not (exit 1, the credential untouched).
 
-const errorLine = (r: CliResult) => r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
 const credFile = (s: Session) => join(s.home, 'credentials', 'default.json');
 const refreshes = (fake: FakeAs) => fake.requestsTo('/token').filter((r) => r.form.get('grant_type') === 'refresh_token');
 
@@ -49,7 +48,7 @@ describe.concurrent('a refresh the provider refuses', () => {
         const res = await s.run(args);
         expect(res.code, res.stderr).toBe(4);
         expect(res.stdout).toBe('');
-        expect(errorLine(res)).toMatch(/The session for profile default has ended/);
+        expect(errorLine(res.stderr)).toMatch(/The session for profile default has ended/);
         expect(res.stderr).toContain('auth login -p default');
         expect(refreshes(fake)).toHaveLength(1);
         expectNothingStored(s);
@@ -76,8 +75,8 @@ describe.concurrent('a refresh the provider refuses', () => {
       const res = await s.run(['refresh', '--force']);
       expect(res.code, res.stderr).toBe(1);
       expect(res.stdout).toBe('');
-      expect(errorLine(res)).toMatch(/^error: Refreshing the access token failed/);
-      expect(errorLine(res)).not.toMatch(/has ended/);
+      expect(errorLine(res.stderr)).toMatch(/^error: Refreshing the access token failed/);
+      expect(errorLine(res.stderr)).not.toMatch(/has ended/);
       expect(readFileSync(credFile(s)).equals(before)).toBe(true);
       expect((await s.run(['status'])).code).toBe(0);
       // The next refresh goes through with the same (still valid) refresh token.

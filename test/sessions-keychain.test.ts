@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CliResult } from './support/cli.js';
+import { errorLine, type CliResult } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
 import { session, type Session } from './support/security.js';
@@ -12,20 +12,18 @@ import { session, type Session } from './support/security.js';
 // (test/support/keyring.ts); SIGSTOP makes it stop answering.
 
 const keyring = keyringRequirement();
-/** The `error: <message>` line the CLI prints before its hint lines ('' when there is none). */
-const errorLine = (r: CliResult) => r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Each caller printed the token (exit 0) or failed naming the keychain (exit 1); none said "not logged in" (4). */
 function expectTokenOrKeychainError(results: CliResult[], accessToken: string): void {
-  expect(results.filter((r) => r.code === 4).map((r) => errorLine(r))).toEqual([]);
+  expect(results.filter((r) => r.code === 4).map((r) => errorLine(r.stderr))).toEqual([]);
   for (const r of results) {
     if (r.code === 0) {
       expect(r.stdout).toBe(`${accessToken}\n`);
     } else {
       expect(r.code, r.stderr).toBe(1);
       expect(r.stdout).toBe('');
-      expect(errorLine(r)).toMatch(/keychain/i);
+      expect(errorLine(r.stderr)).toMatch(/keychain/i);
     }
   }
 }
@@ -70,8 +68,8 @@ describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logge
     }
     expect(token.code, token.stderr).toBe(1);
     expect(token.stdout).toBe('');
-    expect(errorLine(token)).toMatch(/keychain/i);
-    expect(errorLine(token)).toMatch(/did not answer|not answer|timed out/i);
+    expect(errorLine(token.stderr)).toMatch(/keychain/i);
+    expect(errorLine(token.stderr)).toMatch(/did not answer|not answer|timed out/i);
     expect(status.code, status.stderr).toBe(1);
     expect(logout.code, logout.stderr).toBe(1);
     expect(fake.requestsTo('/revoke')).toHaveLength(0);

@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeHome, runCli, type CliResult } from './support/cli.js';
+import { errorLine, makeHome, runCli, type CliResult } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { expectNothingStored, FAKE_BROWSER, fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';
@@ -32,8 +32,6 @@ import { requireSystem } from './support/system.js';
 
 const DISCOVERY = '/.well-known/openid-configuration';
 const credFile = (home: string, profile = 'default') => join(home, 'credentials', `${profile}.json`);
-/** The `error: <message>` line the CLI prints before its hint lines ('' when there is none). */
-const errorLine = (r: CliResult) => r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
 const refreshGrants = (fake: FakeAs) => fake.requestsTo('/token').filter((r) => r.form.get('grant_type') === 'refresh_token');
 const revokedTokens = (fake: FakeAs) => fake.requestsTo('/revoke').map((r) => r.form.get('token'));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -158,7 +156,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
 
     const logout = await s.run(['logout'], wrong);
     expect(logout.code, logout.stderr).toBe(1);
-    expect(errorLine(logout)).toMatch(/passphrase/i);
+    expect(errorLine(logout.stderr)).toMatch(/passphrase/i);
     expect(unchanged()).toBe(true);
     expect(fake.requestsTo('/revoke')).toHaveLength(0);
 
@@ -168,7 +166,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     const token = await s.run(['token'], wrong);
     expect(token.code, token.stderr).toBe(1);
     expect(token.stdout).toBe('');
-    expect(errorLine(token)).toMatch(/passphrase/i);
+    expect(errorLine(token.stderr)).toMatch(/passphrase/i);
 
     const refresh = await s.run(['refresh', '--force'], wrong);
     expect(refresh.code, refresh.stderr).toBe(1);
@@ -195,7 +193,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
 
     const logout = await s.run(['logout']);
     expect(logout.code, logout.stderr).toBe(1);
-    expect(errorLine(logout)).not.toBe('');
+    expect(errorLine(logout.stderr)).not.toBe('');
     expect(readFileSync(file, 'utf8')).toBe('{garbage');
 
     const forced = await s.run(['logout', '--force']);
@@ -245,7 +243,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     }
     const ra = await a.result;
 
-    expect(s.stored(), `the newer credential must survive (refresh exited ${ra.code}: ${errorLine(ra)})`).toEqual(replaced);
+    expect(s.stored(), `the newer credential must survive (refresh exited ${ra.code}: ${errorLine(ra.stderr)})`).toEqual(replaced);
     const again = await s.run(['refresh']);
     expect(again.code, again.stderr).toBe(0);
     expect(s.stored()).toEqual(replaced);
@@ -335,7 +333,7 @@ describe.skipIf(tmpfs.skip)('a full disk after login (1 MiB tmpfs)', () => {
     expect(fillLeaving(mount, filler, 8192)).toBe(8192);
     const full = await cli(['refresh', '--force']);
     expect(full.code, full.stderr).toBe(1);
-    expect(errorLine(full)).toMatch(/no space left/i);
+    expect(errorLine(full.stderr)).toMatch(/no space left/i);
     expect(refreshGrants(fake!)).toHaveLength(0);
     expect(readFileSync(credFile(home)).equals(bytes)).toBe(true);
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CliResult } from './support/cli.js';
+import { errorLine } from './support/cli.js';
 import { startFakeAs } from './support/fake-as.js';
 import { fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';
@@ -10,7 +10,6 @@ import { requireSystem } from './support/system.js';
 // refresh token (README "Storage and security model"): a file that names endpoints — the
 // config, the discovery cache — is read only when nobody else could have written it.
 
-const errorLine = (r: CliResult) => r.stderr.split('\n').find((l) => l.startsWith('error:')) ?? '';
 const configFile = (s: Session) => join(s.home, 'config.yaml');
 const refreshes = (fake: { requestsTo(p: string): Array<{ form: URLSearchParams }> }) => fake.requestsTo('/token').filter((r) => r.form.get('grant_type') === 'refresh_token');
 const isRoot = process.getuid?.() === 0;
@@ -33,7 +32,7 @@ describe.concurrent('files that steer where tokens go', () => {
       const res = await s.run(args);
       expect(res.code, res.stderr).toBe(2);
       expect(res.stdout).toBe('');
-      expect(errorLine(res)).toContain(`Refusing to use the config file ${configFile(s)}: it is writable by other users (mode 0664)`);
+      expect(errorLine(res.stderr)).toContain(`Refusing to use the config file ${configFile(s)}: it is writable by other users (mode 0664)`);
       expect(res.stderr).toContain(`chmod go-w ${configFile(s)}`);
     }
     chmodSync(configFile(s), 0o644);
@@ -46,7 +45,7 @@ describe.concurrent('files that steer where tokens go', () => {
     try {
       const res = await s.run(['token']);
       expect(res.code, res.stderr).toBe(2);
-      expect(errorLine(res)).toContain(`its directory ${s.home} is writable by other users (mode 0777)`);
+      expect(errorLine(res.stderr)).toContain(`its directory ${s.home} is writable by other users (mode 0777)`);
       expect(res.stderr).toContain(`chmod go-w ${s.home}`);
     } finally {
       chmodSync(s.home, 0o700);
@@ -59,7 +58,7 @@ describe.concurrent('files that steer where tokens go', () => {
     chownSync(configFile(s), 65534, 65534);
     const res = await s.run(['token']);
     expect(res.code, res.stderr).toBe(2);
-    expect(errorLine(res)).toContain('belongs to another user (uid 65534)');
+    expect(errorLine(res.stderr)).toContain('belongs to another user (uid 65534)');
   });
 
   it('a discovery-cache entry others can write is ignored: the refresh goes to the real token endpoint, never to the planted one', async () => {
@@ -108,7 +107,7 @@ describe.concurrent('files that steer where tokens go', () => {
       writeFileSync(configFile(s), `profiles:\n  default:\n    issuer: ${fake.issuer}\n    clientId: ${fake.clientId}\n    redirect: { host: "${host}" }\n`);
       const res = await s.run(['login']);
       expect(res.code, res.stderr).toBe(2);
-      expect(errorLine(res)).toMatch(/field "profiles\.default\.redirect\.host" must be a loopback address/);
+      expect(errorLine(res.stderr)).toMatch(/field "profiles\.default\.redirect\.host" must be a loopback address/);
       expect(fake.requestsTo('/authorize')).toHaveLength(0);
     }
     const { fake, s } = await fresh();
@@ -121,7 +120,7 @@ describe.concurrent('files that steer where tokens go', () => {
     writeFileSync(configFile(s), `# ${'x'.repeat(1024 * 1024 + 10)}\nprofiles: {}\n`);
     const res = await s.run(['status']);
     expect(res.code, res.stderr).toBe(2);
-    expect(errorLine(res)).toMatch(/more than the 1024 KiB such a file can need/);
+    expect(errorLine(res.stderr)).toMatch(/more than the 1024 KiB such a file can need/);
   });
 
   it('a token pasted as the profile name is not echoed back in full', async () => {
@@ -130,7 +129,7 @@ describe.concurrent('files that steer where tokens go', () => {
     for (const args of [['token', '-p', pasted], ['status', `--profile=${pasted}`], ['profiles', 'use', pasted]]) {
       const res = await s.run(args);
       expect(res.code, res.stderr).toBe(2);
-      expect(errorLine(res)).toContain('Invalid profile name "eyJh…"');
+      expect(errorLine(res.stderr)).toContain('Invalid profile name "eyJh…"');
       expect(res.stderr).not.toContain(pasted.slice(0, 12));
     }
   });
