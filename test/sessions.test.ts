@@ -20,7 +20,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errorLine, makeHome, runCli, type CliResult } from './support/cli.js';
+import { errorLine, makeHome, runCli } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { expectNothingStored, FAKE_BROWSER, fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';
