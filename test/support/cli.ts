@@ -27,7 +27,8 @@ export interface CliOptions {
 /** A temp AUTH_HOME; removed by the returned cleanup. */
 export function makeHome(prefix = 'auth-test-'): { home: string; cleanup(): void } {
   const home = mkdtempSync(join(tmpdir(), prefix));
-  return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+  // Retries: a helper process the CLI started (the scripted browser) may still be writing its log.
+  return { home, cleanup: () => rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }) };
 }
 
 /** The environment every test starts from: nothing inherited that changes the CLI's choices. */
