@@ -93,6 +93,13 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
       const account = await accountFromUserinfo(server, cred.accessToken, deps);
       if (account) cred.account = account;
     }
+    // An ID token that names only the subject (OpenID Connect Core §5.4 lets a provider return
+    // email and name from userinfo alone): ask userinfo once, for the same `sub` only (§5.3.2),
+    // so the summary line shows who signed in (SECURITY R90). Best effort: a failure keeps the sub.
+    if (tokens.id_token && claims?.sub && !hasDisplayName(cred.account)) {
+      const info = await accountFromUserinfo(server, cred.accessToken, deps, claims.sub);
+      if (info) cred.account = { ...info, ...cred.account, sub: claims.sub };
+    }
     // Nothing is stored until every check passed (SECURITY R44).
     await storeUnderLock(store, profile.name, cred, deps);
     // DESIGN §7 budget (< 100 ms): the machine's share of a sign-in; `npm run bench` reads this line.
@@ -207,6 +214,8 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   deps.log.success(`Logged in to ${issuer} as ${sanitize(who, 120)} (profile ${profile.name})`);
   if (!cred.refreshToken) deps.log.info('  The provider issued no refresh token; you will need to log in again when the access token expires.');
 }
+
+const hasDisplayName = (account: Credential['account']) => Boolean(account?.email || account?.name || account?.username);
 
 /** Flags and env given for this login become the profile's settings (DESIGN §2). */
 function saveProfile(deps: Deps, profile: ResolvedProfile, opts: LoginOptions, makeActive: boolean): void {

@@ -1,6 +1,7 @@
 import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
-import { ensureFreshCredential } from '../flows/refresh.js';
+import { ensureFreshCredential, expiredError } from '../flows/refresh.js';
+import { expiredToken } from '../store/freshness.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import { clientSecretFor, loadProfile, storeFor } from './context.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../fast/token-output.js';
@@ -36,12 +37,17 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
     store,
     minTtlMs,
     noRefresh: opts.refresh === false,
+    idToken: Boolean(opts.idToken),
     ...(secret ? { clientSecret: secret } : {}),
     deps,
   });
   if (opts.idToken && !credential.idToken) {
     throw new AuthError('AUTH_NOT_LOGGED_IN', `Profile ${profile.name} holds no ID token (the sign-in did not use the openid scope).`);
   }
+  // A refresh answer may carry no new ID token (OpenID Connect Core §12.2 makes it optional):
+  // the old one is kept, and it is never printed once expired.
+  const expired = opts.idToken ? expiredToken(credential, deps.clock.now(), true) : undefined;
+  if (expired) throw expiredError(profile.name, expired === 'ID token' ? 'the ID token has expired and the provider sent no new one with the refresh' : `the ${expired} has expired`);
   if (deps.io.stdoutIsTTY) deps.log.info(TTY_TOKEN_WARNING);
   deps.io.stdout.write(formatToken(credential, format, Boolean(opts.idToken)));
 }

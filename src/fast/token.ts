@@ -14,7 +14,8 @@ import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from 
  * The warm path of `auth token` (DESIGN §7): a valid stored token printed
  * without loading commander, the YAML parser or the protocol library. It
  * answers only the plain case — known flags, config unchanged since the slow
- * path indexed it, no MFA, no refresh due, a readable credential — and returns
+ * path indexed it, no MFA, no refresh due (of the ID token too, with
+ * --id-token), a readable credential — and returns
  * undefined for everything else, so the full CLI (dist/main.cjs) handles it
  * with its own messages and exit codes. It never prints before it is sure, so
  * a fallback never follows partial output.
@@ -244,7 +245,8 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
     const text = await readCredentialText(profile, paths, env);
     if (text === undefined) return undefined;
     const cred = parseCredential(text);
-    if (!cred || needsRefresh(cred, args.minTtl * 1000, Date.now())) return undefined;
+    // With --id-token the ID token's own `exp` counts too: a due or expired one is the full CLI's to refresh or refuse.
+    if (!cred || needsRefresh(cred, args.minTtl * 1000, Date.now(), args.idToken)) return undefined;
     if (args.idToken && !cred.idToken) return undefined;
     out = formatToken(cred, args.format, args.idToken);
   } catch {

@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import { AuthError, loginCommand, notLoggedIn, sessionEnded } from '../errors.js';
 import type { Credential } from '../store/credential.js';
-import { isExpired, needsRefresh } from '../store/freshness.js';
+import { expiredToken, isExpired, needsRefresh } from '../store/freshness.js';
 import type { Lock } from '../store/lock.js';
 import { acquireProfileLock } from '../store/profile-lock.js';
 import { sanitize } from '../ui/text.js';
@@ -25,6 +25,8 @@ export interface FreshnessRequest {
   force?: boolean;
   /** Never contact the server (auth token --no-refresh). */
   noRefresh?: boolean;
+  /** The caller prints the ID token (auth token --id-token): its own `exp` counts as well. */
+  idToken?: boolean;
   clientSecret?: string;
   deps: Deps;
 }
@@ -33,16 +35,19 @@ export { isExpired, needsRefresh } from '../store/freshness.js';
 
 export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ credential: Credential; refreshed: boolean }> {
   const { deps, profile, store } = req;
+  const idToken = Boolean(req.idToken);
   const first = await store.get(profile);
   if (!first) throw notLoggedIn(profile);
-  if (!req.force && !needsRefresh(first, req.minTtlMs, deps.clock.now())) return { credential: first, refreshed: false };
+  if (!req.force && !needsRefresh(first, req.minTtlMs, deps.clock.now(), idToken)) return { credential: first, refreshed: false };
   if (req.noRefresh) {
-    if (isExpired(first, deps.clock.now())) throw expiredError(profile, 'the access token has expired and --no-refresh was given');
+    const expired = expiredToken(first, deps.clock.now(), idToken);
+    if (expired) throw expiredError(profile, `the ${expired} has expired and --no-refresh was given`);
     return { credential: first, refreshed: false };
   }
   if (first.kind === 'static') return { credential: first, refreshed: false };
   if (first.kind === 'oauth' && !first.refreshToken) {
-    if (isExpired(first, deps.clock.now()) || req.force) throw expiredError(profile, 'the access token has expired and the provider issued no refresh token');
+    const expired = expiredToken(first, deps.clock.now(), idToken) ?? (req.force ? 'access token' : undefined);
+    if (expired) throw expiredError(profile, `the ${expired} has expired and the provider issued no refresh token`);
     return { credential: first, refreshed: false };
   }
 
@@ -53,11 +58,11 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
     if (!current) throw notLoggedIn(profile);
     // Any token stored since our first read is as fresh as the provider makes them: use it
     // rather than spending (and, under rotation, racing) another refresh (DESIGN §5).
-    if (current.accessToken !== first.accessToken && !isExpired(current, deps.clock.now())) {
+    if (current.accessToken !== first.accessToken && !isExpired(current, deps.clock.now(), idToken)) {
       deps.log.debug('another process refreshed the token while we waited; using it');
       return { credential: current, refreshed: false };
     }
-    if (!req.force && !needsRefresh(current, req.minTtlMs, deps.clock.now())) return { credential: current, refreshed: false };
+    if (!req.force && !needsRefresh(current, req.minTtlMs, deps.clock.now(), idToken)) return { credential: current, refreshed: false };
     // Space for the new credential is set aside before the request: a full disk fails here,
     // before the provider rotates the refresh token. Slow write preparation (the encrypted
     // store's key derivation) overlaps the request, so little time passes between the
@@ -76,7 +81,7 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
       const now = await store.get(profile);
       if (!now || !sameCredential(now, current)) {
         deps.log.warn(`Another auth process stored a credential for profile ${profile} while this refresh was running; keeping that one.`);
-        return now && !isExpired(now, deps.clock.now()) ? { credential: now, refreshed: false } : { credential: next, refreshed: true };
+        return now && !isExpired(now, deps.clock.now(), idToken) ? { credential: now, refreshed: false } : { credential: next, refreshed: true };
       }
     }
     await store.set(profile, next);
@@ -100,14 +105,14 @@ async function afterRefusal(sent: Credential, refusal: RefreshRefusedError, lock
   const now = await store.get(profile);
   if (now && !sameCredential(now, sent)) {
     deps.log.debug('the refresh token was refused, but the store holds a newer credential; using it');
-    if (isExpired(now, deps.clock.now())) throw expiredError(profile, 'a newer credential was stored meanwhile, and it has expired too');
+    if (isExpired(now, deps.clock.now(), Boolean(req.idToken))) throw expiredError(profile, 'a newer credential was stored meanwhile, and it has expired too');
     return { credential: now, refreshed: false };
   }
   if (now && lock.held()) await store.delete(profile);
   throw sessionEnded(profile, refusal.why);
 }
 
-function expiredError(profile: string, why: string): AuthError {
+export function expiredError(profile: string, why: string): AuthError {
   return new AuthError('AUTH_NOT_LOGGED_IN', `The credential for profile ${profile} cannot be used: ${why}.`, {
     hint: `Run \`${loginCommand(profile)}\` to sign in again.`,
   });

@@ -44,6 +44,16 @@ export function accountFromClaims(claims: Record<string, unknown> | undefined): 
   return Object.keys(account).length ? account : undefined;
 }
 
+/**
+ * The account after a refresh: the new ID token's claims win, and display fields it
+ * lacks (taken from userinfo at login, SECURITY R90) are kept for the same subject.
+ */
+export function mergeAccount(previous: Account | undefined, next: Account | undefined): Account | undefined {
+  if (!next) return previous;
+  if (!previous || (previous.sub !== undefined && next.sub !== undefined && previous.sub !== next.sub)) return next;
+  return { ...previous, ...next };
+}
+
 export function credentialFromTokens(
   tokens: TokenResponse,
   ctx: { kind: CredentialKind; issuer: string; clientId: string; now: number; requestedScopes: string[]; resources: string[]; previous?: Credential },
@@ -75,13 +85,20 @@ export function credentialFromTokens(
   // itself is never decoded to guess (R37).
   if (expiresIn !== undefined) cred.expiresAt = ctx.now + expiresIn * 1000;
   else if (refreshToken || ctx.kind === 'client_credentials') cred.expiresAt = ctx.now + DEFAULT_LIFETIME_MS;
-  const idToken = tokens.id_token ?? ctx.previous?.idToken;
-  if (idToken) cred.idToken = idToken;
   const claims = tokens.claims();
+  if (tokens.id_token) {
+    cred.idToken = tokens.id_token;
+    // `exp` of the validated claims: `auth token --id-token` refreshes on it (store/freshness.ts).
+    if (typeof claims?.exp === 'number') cred.idTokenExpiresAt = claims.exp * 1000;
+  } else if (ctx.previous?.idToken) {
+    // No new ID token in a refresh answer (OpenID Connect Core §12.2): the old one stays, with its own expiry.
+    cred.idToken = ctx.previous.idToken;
+    if (ctx.previous.idTokenExpiresAt !== undefined) cred.idTokenExpiresAt = ctx.previous.idTokenExpiresAt;
+  }
   // A refresh (ctx.previous) is not checked by the login path's checkIdTokenPolicy: apply the audience part here.
   if (claims && ctx.previous && tokens.id_token) checkIdTokenAudience(claims, ctx.clientId);
   if (claims && ctx.previous?.idToken && tokens.id_token) checkRefreshedIdentity(ctx.previous, claims);
-  const account = accountFromClaims(claims as Record<string, unknown> | undefined) ?? ctx.previous?.account;
+  const account = mergeAccount(ctx.previous?.account, accountFromClaims(claims as Record<string, unknown> | undefined));
   if (account) cred.account = account;
   if (ctx.resources.length) cred.resources = ctx.resources;
   return cred;

@@ -210,18 +210,24 @@ export function wrapFetch(description: ServerDescription, metadata: client.Serve
 }
 
 /**
- * The account of a plain OAuth 2 sign-in (no ID token): the provider's user
- * info endpoint (GitHub's REST /user, normalised by its quirk adapter). Best
- * effort: a provider that refuses it just leaves the account unnamed.
+ * The account from the provider's user info endpoint: for a plain OAuth 2
+ * sign-in (no ID token; GitHub's REST /user, normalised by its quirk adapter),
+ * or, with `expectedSubject`, the display fields an ID token left out — then
+ * openid-client refuses an answer about another subject (OpenID Connect Core
+ * §5.3.2). Best effort: a provider that refuses or fails just leaves the
+ * account as it was.
  */
-export async function accountFromUserinfo(config: client.Configuration, accessToken: string, deps: Pick<Deps, 'log'>): Promise<Account | undefined> {
+export async function accountFromUserinfo(config: client.Configuration, accessToken: string, deps: Pick<Deps, 'log'>, expectedSubject?: string): Promise<Account | undefined> {
   if (!config.serverMetadata().userinfo_endpoint) return undefined;
   const oc = await import('openid-client');
   try {
-    const info = await oc.fetchUserInfo(config, accessToken, oc.skipSubjectCheck);
+    const info = await oc.fetchUserInfo(config, accessToken, expectedSubject ?? oc.skipSubjectCheck);
     return accountFromClaims(info as Record<string, unknown>);
   } catch (e) {
-    deps.log.debug(`user info lookup failed (${(e as Error).name}); the account stays unnamed`);
+    // Never the error's cause: it carries the response body (SECURITY R85).
+    const code = (e as { code?: unknown }).code;
+    if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') deps.log.debug('user info names a different subject than the ID token; ignored');
+    else deps.log.debug(`user info lookup failed (${(e as Error).name}); the account stays ${expectedSubject ? 'the subject' : 'unnamed'}`);
     return undefined;
   }
 }

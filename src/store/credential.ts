@@ -20,6 +20,12 @@ export interface Credential {
   expiresAt?: number;
   refreshToken?: string;
   idToken?: string;
+  /**
+   * epoch ms: the ID token's own `exp`, read from its validated claims when it arrived.
+   * Absent in credentials stored before it was recorded: store/freshness.ts then reads
+   * it from the stored token itself.
+   */
+  idTokenExpiresAt?: number;
   scope: string;
   issuer: string;
   clientId: string;
@@ -37,6 +43,7 @@ export function serializeCredential(c: Credential): string {
     expires_at: c.expiresAt === undefined ? null : Math.floor(c.expiresAt / 1000),
     refresh_token: c.refreshToken,
     id_token: c.idToken,
+    id_token_expires_at: c.idTokenExpiresAt === undefined ? undefined : Math.floor(c.idTokenExpiresAt / 1000),
     scope: c.scope,
     issuer: c.issuer,
     client_id: c.clientId,
@@ -75,6 +82,7 @@ export function parseCredential(text: string): Credential | undefined {
   if (rt) cred.refreshToken = rt;
   const idt = str(raw.id_token);
   if (idt) cred.idToken = idt;
+  if (idt && typeof raw.id_token_expires_at === 'number') cred.idTokenExpiresAt = raw.id_token_expires_at * 1000;
   if (raw.account && typeof raw.account === 'object') cred.account = raw.account as Account;
   if (Array.isArray(raw.resources)) cred.resources = raw.resources.filter((r): r is string => typeof r === 'string');
   return cred;

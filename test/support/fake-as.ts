@@ -131,6 +131,8 @@ export interface FakeAs {
   idToken: IdTokenOptions;
   /** Consumed one per /revoke request; when empty, 200. */
   revokeScript: Reply[];
+  /** Consumed one per /userinfo request; when empty, `{sub, email}` for a valid access token, else 401. */
+  userinfoScript: Reply[];
   /** Seconds in `expires_in` of default token responses. */
   expiresIn: number;
   /** Replace the signing key with a new one (new kid); the JWKS then holds only the new key. */
@@ -177,6 +179,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
     tokenScript: [],
     idToken: {},
     revokeScript: [],
+    userinfoScript: [],
     expiresIn: 3600,
     issued: { codes: [], accessTokens: [], refreshTokens: [], idTokens: [], deviceCodes: [] },
     verifiers: [],
@@ -413,6 +416,8 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
       case '/revoke':
         return send(res, fake.revokeScript.shift() ?? { status: 200 });
       case '/userinfo': {
+        const script = fake.userinfoScript.shift();
+        if (script) return send(res, script);
         const auth = req.headers.authorization ?? '';
         const at = auth.startsWith('Bearer ') ? auth.slice(7) : '';
         if (!accessTokens.has(at)) return send(res, { status: 401, headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
