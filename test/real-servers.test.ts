@@ -1,23 +1,14 @@
 import { createServer } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { awaitRedirect, expectNothingStored, rawGet, session, targetOf, type Session } from './support/security.js';
+import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, session, targetOf, type Session } from './support/security.js';
 
 // Behaviour met against real production servers, reproduced on the fake AS:
 // discovery behind a redirect (SECURITY R01, R04), fixed ports and the hints a
 // login timeout gives, and library errors told apart by structure (R29, R38).
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function setup(mode: 'follow' | 'authorize' | 'none' = 'follow'): Promise<{ fake: FakeAs; s: Session }> {
-  const fake = await startFakeAs();
-  const s = session(mode);
-  cleanups.push(() => fake.close(), () => s.cleanup());
-  return { fake, s };
-}
+const { setup, cleanups } = fakeSessionsEach();
 const paths = (fake: FakeAs) => fake.requests.map((r) => r.path);
 
 const WELL_KNOWN = '/o/.well-known/openid-configuration';

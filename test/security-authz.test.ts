@@ -1,23 +1,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { awaitRedirect, expectNothingStored, rawGet, session, targetOf, connectionRefused, type Session } from './support/security.js';
+import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, session, targetOf, connectionRefused, type Session } from './support/security.js';
 
 // SECURITY.md §2 (R08–R19) and the token-request side of §3/§5 (R26, R33, R34):
 // what the CLI sends, checked where it arrives — at the fake AS.
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function setup(mode: 'follow' | 'authorize' | 'none' = 'follow'): Promise<{ fake: FakeAs; s: Session }> {
-  const fake = await startFakeAs();
-  const s = session(mode);
-  cleanups.push(() => fake.close(), () => s.cleanup());
-  return { fake, s };
-}
+const { setup, cleanups } = fakeSessionsEach();
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 describe('PKCE, state and nonce (R08, R10–R13)', () => {

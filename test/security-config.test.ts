@@ -3,24 +3,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { expectNothingStored, session, type Session } from './support/security.js';
+import { fakeSessionsEach, expectNothingStored, session, type Session } from './support/security.js';
 
 // SECURITY.md §1 (R01–R05): configuration, discovery and transport, driven
 // against the scriptable fake AS for what a real provider will not do.
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-async function setup(mode: 'follow' | 'authorize' | 'none' = 'follow'): Promise<{ fake: FakeAs; s: Session }> {
-  const fake = await startFakeAs();
-  const s = session(mode);
-  cleanups.push(() => fake.close(), () => s.cleanup());
-  return { fake, s };
-}
+const { setup, cleanups } = fakeSessionsEach();
 const paths = (fake: FakeAs) => fake.requests.map((r) => r.path);
 
 /** A plain HTTP server that records every request it gets (the "attacker" endpoint). */

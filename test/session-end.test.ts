@@ -15,13 +15,7 @@ const credFile = (s: Session) => join(s.home, 'credentials', 'default.json');
 const refreshes = (fake: FakeAs) => fake.requestsTo('/token').filter((r) => r.form.get('grant_type') === 'refresh_token');
 
 describe.concurrent('a refresh the provider refuses', () => {
-  const fresh = fakeSessions();
-  const loggedIn = async () => {
-    const { fake, s } = await fresh();
-    const res = await s.login(fake);
-    expect(res.code, res.stderr).toBe(0);
-    return { fake, s };
-  };
+  const { loggedIn } = fakeSessions();
 
   const ending: Array<[string, Reply]> = [
     ['an empty 400 body', { status: 400, body: '' }],

@@ -58,12 +58,7 @@ function replaceFile(file: string, text: string): void {
 
 describe.concurrent('sessions against a scriptable provider (fake AS, separate home each)', () => {
   const fresh = fakeSessions();
-  const loggedIn = async (env: Record<string, string | undefined> = {}): Promise<{ fake: FakeAs; s: Session }> => {
-    const { fake, s } = await fresh();
-    const res = await s.login(fake, [], { env });
-    expect(res.code, res.stderr).toBe(0);
-    return { fake, s };
-  };
+  const { loggedIn } = fresh;
 
   it('a slow provider: a process waiting for the lock never breaks it while the holder lives — one refresh, and the waiter gets its token (DESIGN §5)', async ({ expect }) => {
     const { fake, s } = await loggedIn();

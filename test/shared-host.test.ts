@@ -17,11 +17,29 @@ const otherUser = requireSystem('Another local user (root, to chown files to uid
 
 describe.concurrent('files that steer where tokens go', () => {
   const fresh = fakeSessions();
-  const loggedIn = async () => {
-    const { fake, s } = await fresh();
-    const res = await s.login(fake);
-    expect(res.code, res.stderr).toBe(0);
-    return { fake, s };
+  const { loggedIn } = fresh;
+
+  /**
+   * Points the cached discovery entry's token endpoint at an attacker's server, makes the
+   * file untrusted with `taint`, and checks the refresh still goes to the real provider.
+   */
+  const expectPlantedCacheIgnored = async (taint: (file: string) => void) => {
+    const { fake, s } = await loggedIn();
+    const attacker = await startFakeAs();
+    try {
+      const dir = join(s.home, 'cache', 'discovery');
+      const file = join(dir, readdirSync(dir)[0]!);
+      const cached = JSON.parse(readFileSync(file, 'utf8')) as { metadata: Record<string, unknown> };
+      cached.metadata.token_endpoint = `${attacker.base}/token`;
+      writeFileSync(file, JSON.stringify(cached), { mode: 0o600 });
+      taint(file);
+      const res = await s.run(['refresh', '--force']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(attacker.requests).toHaveLength(0);
+      expect(refreshes(fake)).toHaveLength(1);
+    } finally {
+      await attacker.close();
+    }
   };
 
   it('a config.yaml others can write is refused (exit 2) with the chmod that fixes it — by the warm path of `auth token` too', async () => {
@@ -62,43 +80,12 @@ describe.concurrent('files that steer where tokens go', () => {
   });
 
   it('a discovery-cache entry others can write is ignored: the refresh goes to the real token endpoint, never to the planted one', async () => {
-    const { fake, s } = await loggedIn();
-    const attacker = await startFakeAs();
-    try {
-      const dir = join(s.home, 'cache', 'discovery');
-      const [entry] = readdirSync(dir);
-      const file = join(dir, entry!);
-      const cached = JSON.parse(readFileSync(file, 'utf8')) as { metadata: Record<string, unknown> };
-      cached.metadata.token_endpoint = `${attacker.base}/token`;
-      writeFileSync(file, JSON.stringify(cached));
-      chmodSync(file, 0o666);
-      const res = await s.run(['refresh', '--force']);
-      expect(res.code, res.stderr).toBe(0);
-      expect(attacker.requests).toHaveLength(0);
-      expect(refreshes(fake)).toHaveLength(1);
-    } finally {
-      await attacker.close();
-    }
+    await expectPlantedCacheIgnored((file) => chmodSync(file, 0o666));
   });
 
   it.skipIf(otherUser.skip)('a discovery-cache entry owned by another user is ignored', async () => {
     otherUser.assertAvailable();
-    const { fake, s } = await loggedIn();
-    const attacker = await startFakeAs();
-    try {
-      const dir = join(s.home, 'cache', 'discovery');
-      const file = join(dir, readdirSync(dir)[0]!);
-      const cached = JSON.parse(readFileSync(file, 'utf8')) as { metadata: Record<string, unknown> };
-      cached.metadata.token_endpoint = `${attacker.base}/token`;
-      writeFileSync(file, JSON.stringify(cached), { mode: 0o600 });
-      chownSync(file, 65534, 65534);
-      const res = await s.run(['refresh', '--force']);
-      expect(res.code, res.stderr).toBe(0);
-      expect(attacker.requests).toHaveLength(0);
-      expect(refreshes(fake)).toHaveLength(1);
-    } finally {
-      await attacker.close();
-    }
+    await expectPlantedCacheIgnored((file) => chownSync(file, 65534, 65534));
   });
 
   it('redirect.host must be a loopback address: 0.0.0.0 or :: is a config error (exit 2) and nothing listens', async () => {

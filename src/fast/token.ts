@@ -108,7 +108,7 @@ const myUid = () => (typeof process.getuid === 'function' ? process.getuid() : u
  * (store/fs-safe.ts readTrustedFile); anything else throws, and the full CLI takes over.
  */
 function readNoFollow(file: string, private_ = false, trusted = false): string | null {
-  if (trusted && !isWindows) {
+  if ((private_ || trusted) && !isWindows) {
     let dir;
     try {
       dir = lstatSync(dirname(file));
@@ -116,17 +116,9 @@ function readNoFollow(file: string, private_ = false, trusted = false): string |
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
-    if (dir.uid !== myUid() || ((dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0)) throw new Error('not trusted');
-  }
-  if (private_ && !isWindows) {
-    let dir;
-    try {
-      dir = lstatSync(dirname(file));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    if (!dir.isDirectory() || dir.uid !== myUid() || (dir.mode & 0o077) !== 0) throw new Error('not private');
+    if (!dir.isDirectory() || dir.uid !== myUid()) throw new Error('not ours');
+    if (private_ && (dir.mode & 0o077) !== 0) throw new Error('not private');
+    if (trusted && (dir.mode & 0o022) !== 0 && (dir.mode & 0o1000) === 0) throw new Error('not trusted');
   }
   let fd: number;
   try {

@@ -57,6 +57,18 @@ export function ensurePrivateDir(dir: string, warn?: (message: string) => void):
   checkDir(dir, lstatSync(dir), warn);
 }
 
+/** Opens `file` for reading without following a symlink; undefined when it does not exist. */
+function openNoFollow(file: string, nonBlocking: boolean): number | undefined {
+  try {
+    return openSync(file, constants.O_RDONLY | NOFOLLOW | (nonBlocking && !isWindows ? constants.O_NONBLOCK : 0));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw storageError(`Refusing to read ${file}: it is a symbolic link.`);
+    throw storageError(`Cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Reads a file without following a symlink; undefined when it does not exist.
  * With `private`, the file and its directory must belong to this user and are
@@ -74,16 +86,9 @@ export function readPrivateFile(file: string, opts: PrivateFileOptions = {}): Bu
     }
     checkDir(dir, st, opts.warn);
   }
-  let fd: number;
-  try {
-    // O_NONBLOCK: a FIFO planted at the path must not block the read.
-    fd = openSync(file, constants.O_RDONLY | NOFOLLOW | (opts.private && !isWindows ? constants.O_NONBLOCK : 0));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw storageError(`Refusing to read ${file}: it is a symbolic link.`);
-    throw storageError(`Cannot read ${file}: ${(e as Error).message}`);
-  }
+  // O_NONBLOCK: a FIFO planted at the path must not block the read.
+  const fd = openNoFollow(file, Boolean(opts.private));
+  if (fd === undefined) return undefined;
   try {
     if (opts.private && !isWindows) {
       const st = fstatSync(fd);
@@ -221,15 +226,8 @@ export function readTrustedFile(file: string, opts: { maxBytes?: number } = {}):
     if (me !== undefined && st.uid !== me) throw untrusted(`its directory ${dir}`, `belongs to another user (uid ${st.uid})`, `chown $(id -u) ${dir}`);
     if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) throw untrusted(`its directory ${dir}`, `is writable by other users (mode ${octal(st.mode)})`, `chmod go-w ${dir}`);
   }
-  let fd: number;
-  try {
-    fd = openSync(file, constants.O_RDONLY | NOFOLLOW | (isWindows ? 0 : constants.O_NONBLOCK));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return undefined;
-    if (code === 'ELOOP') throw storageError(`Refusing to read ${file}: it is a symbolic link.`);
-    throw storageError(`Cannot read ${file}: ${(e as Error).message}`);
-  }
+  const fd = openNoFollow(file, true);
+  if (fd === undefined) return undefined;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw storageError(`Refusing to read ${file}: it is not a regular file.`);

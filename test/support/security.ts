@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, expect } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { startFakeAs, type FakeAs } from './fake-as.js';
 import { makeHome, runCli, spawnCli, type CliOptions, type CliResult } from './cli.js';
 
@@ -179,19 +179,48 @@ export function exited(child: ChildProcess & { result: Promise<CliResult> }): Pr
   return child.result;
 }
 
-/**
- * A per-file factory of fresh fake-AS sessions: each call starts a fake AS and a
- * session against it; all are closed after the file's tests.
- */
-export function fakeSessions(): () => Promise<{ fake: FakeAs; s: Session }> {
-  const cleanups: Array<() => unknown> = [];
-  afterAll(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  return async () => {
+type BrowserMode = 'follow' | 'authorize' | 'none';
+type FreshSession = (mode?: BrowserMode) => Promise<{ fake: FakeAs; s: Session }>;
+
+/** Starts a fake AS and a session against it, registering both in `cleanups`. */
+function sessionFactory(cleanups: Array<() => unknown>): FreshSession {
+  return async (mode: BrowserMode = 'follow') => {
     const fake = await startFakeAs();
-    const s = session();
+    const s = session(mode);
     cleanups.push(() => fake.close(), () => s.cleanup());
     return { fake, s };
   };
+}
+
+const closeAll = async (cleanups: Array<() => unknown>) => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+};
+
+/**
+ * Per-test fake AS + session: everything registered is closed after each test (in reverse),
+ * and `cleanups` takes whatever else a test starts (another server, a child process).
+ */
+export function fakeSessionsEach(): { setup: FreshSession; cleanups: Array<() => unknown> } {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(() => closeAll(cleanups));
+  return { setup: sessionFactory(cleanups), cleanups };
+}
+
+export interface FakeSessions extends FreshSession {
+  /** A fresh session, signed in already (the login is asserted to succeed). */
+  loggedIn(env?: Record<string, string | undefined>): Promise<{ fake: FakeAs; s: Session }>;
+}
+
+/** A per-file factory of fresh fake-AS sessions; all are closed after the file's tests. */
+export function fakeSessions(): FakeSessions {
+  const cleanups: Array<() => unknown> = [];
+  afterAll(() => closeAll(cleanups));
+  const fresh = sessionFactory(cleanups);
+  const loggedIn = async (env: Record<string, string | undefined> = {}) => {
+    const { fake, s } = await fresh();
+    const res = await s.login(fake, [], { env });
+    expect(res.code, res.stderr).toBe(0);
+    return { fake, s };
+  };
+  return Object.assign(fresh, { loggedIn });
 }
