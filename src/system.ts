@@ -3,6 +3,7 @@ import { constants as osConstants, homedir, hostname } from 'node:os';
 import { resolvePaths } from './config/paths.js';
 import type { Browser, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
+import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded-fetch.js';
 import { openStore } from './store/select.js';
 import { createLogger, redactUrl } from './ui/log.js';
 
@@ -29,7 +30,8 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     platform: process.platform,
     hostname: hostname(),
     clock: testClock(env) ?? { now: () => Date.now() },
-    fetch: loggingFetch(log, networkFetch(env, log)),
+    // Every answer is read whole under a deadline and a size cap (flows/bounded-fetch.ts).
+    fetch: loggingFetch(log, boundedFetch(networkFetch(env, log), { timeoutMs: httpTimeoutMs(env), maxBytes: MAX_RESPONSE_BYTES })),
     paths,
     browser: systemBrowser(env, process.platform, log),
     log,

@@ -7,7 +7,7 @@ import { accountLabel, type Credential } from '../store/credential.js';
 import { connectServer } from '../flows/server.js';
 import { accountFromUserinfo } from '../providers/resolve.js';
 import { requireUnlocked } from '../mfa/guard.js';
-import { checkIdTokenPolicy, credentialFromTokens } from '../flows/tokens.js';
+import { bearerTokenProblem, checkIdTokenPolicy, credentialFromTokens } from '../flows/tokens.js';
 import { sanitize } from '../ui/text.js';
 import { startSpinner } from '../ui/spinner.js';
 import { clientSecretFor, loadProfile, storeFor } from './context.js';
@@ -270,10 +270,11 @@ async function loginWithToken(opts: LoginOptions, config: Config, profile: Resol
   }
   if (lines.length > 1) throw usageError('stdin holds more than one line; --with-token expects exactly one token.', 'Pass a file or stream with the token alone on one line.');
   const token = lines[0]!;
-  // RFC 6750 §2.1 b64token is visible ASCII; anything else would break the Authorization header.
-  if (token.length > MAX_STATIC_TOKEN || !/^[\x21-\x7e]+$/.test(token)) {
-    throw usageError('The token from stdin contains spaces, control or non-ASCII characters, or is too long, so it was not stored.');
-  }
+  // The same RFC 6750 §2.1 b64token rule as for tokens a provider issues (flows/tokens.ts): anything
+  // else could break, or add to, the Authorization header a script builds from `auth token`.
+  if (token.length > MAX_STATIC_TOKEN) throw usageError('The token from stdin is too long, so it was not stored.');
+  const problem = bearerTokenProblem(token);
+  if (problem) throw usageError(`The token from stdin cannot be used as a Bearer token (${problem}), so it was not stored.`);
   const explicitScopes = Boolean(opts.scope?.length || deps.env.AUTH_SCOPES || config.profiles[profile.name]?.scopes);
   const cred: Credential = {
     kind: 'static',

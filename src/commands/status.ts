@@ -68,7 +68,9 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
         row.issuer = cred.issuer;
         row.account = accountLabel(cred.account) ?? null;
         row.scopes = cred.scope.split(' ').filter(Boolean);
-        row.expiresAt = cred.expiresAt !== undefined ? new Date(cred.expiresAt).toISOString() : null;
+        // A credential stored before lifetimes were capped (flows/tokens.ts) may hold an expiry no Date can show.
+        const expires = cred.expiresAt !== undefined ? new Date(cred.expiresAt) : undefined;
+        row.expiresAt = expires && Number.isFinite(expires.getTime()) ? expires.toISOString() : null;
         row.refreshable = Boolean(cred.refreshToken) || cred.kind === 'client_credentials';
         row.usable = row.refreshable || !isExpired(cred, deps.clock.now());
         if (!row.usable) row.problem = 'the access token has expired and cannot be refreshed';

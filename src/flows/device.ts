@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import { AuthError } from '../errors.js';
 import { sanitize } from '../ui/text.js';
+import { ProviderAnswerError } from './bounded-fetch.js';
 import { fromProtocolError, isFetchFailure, oauthErrorCode } from './protocol-errors.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -32,6 +33,11 @@ export interface DeviceCallbacks {
   onWaiting(): void;
   onNetworkRetry?(delaySeconds: number): void;
 }
+
+/** Never poll more often than once a second, whatever interval the provider asks for. */
+export const MIN_POLL_INTERVAL_S = 1;
+/** A device code is good for 30 minutes at most here; real providers issue 5 to 15. */
+export const MAX_DEVICE_EXPIRES_S = 30 * 60;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -67,10 +73,15 @@ export async function runDeviceFlow(o: DeviceOptions, cb: DeviceCallbacks): Prom
     throw new AuthError('AUTH_PROVIDER_ERROR', 'The provider asked for a polling interval that is not a positive number of seconds.');
   }
   if (!sanitize(response.user_code).trim()) throw new AuthError('AUTH_PROVIDER_ERROR', 'The provider sent an empty user code.');
+  // The provider's numbers are clamped, not trusted: an interval of 0.001 s would poll ~200 times a
+  // second (RFC 8628 sets no floor; ours is MIN_POLL_INTERVAL_S), and an expires_in of 1e12 s overflows
+  // the expiry timer. RFC 8628 §3.2's default of 5 s still applies when no interval is sent.
+  const expiresIn = Math.min(response.expires_in, MAX_DEVICE_EXPIRES_S);
+  const clamped: client.DeviceAuthorizationResponse = { ...response, expires_in: expiresIn, interval: Math.max(response.interval ?? 5, MIN_POLL_INTERVAL_S) };
   const info: DeviceCodeInfo = {
     verificationUri: checkHttpsUrl(response.verification_uri, 'verification_uri'),
     userCode: response.user_code,
-    expiresIn: response.expires_in,
+    expiresIn,
   };
   if (response.verification_uri_complete !== undefined) {
     info.verificationUriComplete = checkHttpsUrl(response.verification_uri_complete, 'verification_uri_complete');
@@ -78,11 +89,11 @@ export async function runDeviceFlow(o: DeviceOptions, cb: DeviceCallbacks): Prom
   await cb.onUserCode(info);
   cb.onWaiting();
 
-  const deadline = o.now() + response.expires_in * 1000;
+  const deadline = o.now() + expiresIn * 1000;
   const tokenEndpoint = normalizeUrl(o.config.serverMetadata().token_endpoint);
   // openid-client raises its interval internally on slow_down; when a network error makes us
   // restart its poll loop we must carry that on, so the token responses are watched here.
-  let interval = response.interval ?? 5;
+  let interval = clamped.interval!;
   const baseFetch = o.config[client.customFetch];
   o.config[client.customFetch] = async (url, init) => {
     const res = await (baseFetch ?? fetch)(url, init);
@@ -94,7 +105,7 @@ export async function runDeviceFlow(o: DeviceOptions, cb: DeviceCallbacks): Prom
   };
   const tokenParams: Record<string, string> = {};
   if (o.resources.length === 1) tokenParams.resource = o.resources[0]!;
-  let current: client.DeviceAuthorizationResponse = response;
+  let current: client.DeviceAuthorizationResponse = clamped;
   let networkFailures = 0;
   try {
     for (;;) {
@@ -122,7 +133,7 @@ export async function runDeviceFlow(o: DeviceOptions, cb: DeviceCallbacks): Prom
           networkFailures += 1;
           interval *= 2;
           cb.onNetworkRetry?.(interval);
-          current = { ...response, interval, expires_in: Math.max(1, Math.ceil((deadline - o.now()) / 1000)) };
+          current = { ...clamped, interval, expires_in: Math.max(1, Math.ceil((deadline - o.now()) / 1000)) };
           continue;
         }
         throw fromProtocolError(e, 'Device sign-in');
@@ -145,6 +156,9 @@ function isNetworkError(e: unknown): boolean {
   if (!(e instanceof Error)) return false;
   if (isFetchFailure(e)) return true;
   const cause = (e as { cause?: unknown }).cause;
+  // A poll that outlived our per-request deadline (flows/bounded-fetch.ts) is a network failure too (RFC 8628 §3.5: back off, keep polling).
+  const limit = e instanceof ProviderAnswerError ? e : cause;
+  if (limit instanceof ProviderAnswerError) return limit.code === 'AUTH_NETWORK';
   return e.name === 'TimeoutError' || (e as { code?: string }).code === 'OAUTH_TIMEOUT' || (cause instanceof Error && cause.name === 'TimeoutError');
 }
 

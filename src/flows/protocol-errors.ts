@@ -1,5 +1,6 @@
 import { AuthError, isAbortError, interrupted, type ErrorCode } from '../errors.js';
 import { sanitize } from '../ui/text.js';
+import { ProviderAnswerError } from './bounded-fetch.js';
 
 /**
  * The one place that turns openid-client / oauth4webapi / fetch failures into
@@ -106,6 +107,11 @@ function idTokenClaimFailure(check: LibraryCheck | undefined): string | undefine
 }
 
 export function fromProtocolError(e: unknown, action: string, code: ErrorCode = 'AUTH_PROVIDER_ERROR'): AuthError {
+  // Our fetch layer's limits (too slow, too large), bare or wrapped by openid-client: named with the action.
+  const limit = e instanceof ProviderAnswerError ? e : (e as { cause?: unknown } | undefined)?.cause;
+  if (limit instanceof ProviderAnswerError) {
+    return new AuthError(limit.code, `${action} failed: ${limit.what}.`, limit.hint === undefined ? {} : { hint: limit.hint });
+  }
   if (e instanceof AuthError) return e;
   if (isAbortError(e)) return interrupted();
   // Our own errors from inside a fetch (Ctrl-C through deps.signal, a refused discovery redirect)

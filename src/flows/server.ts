@@ -6,6 +6,7 @@ import { fromProtocolError, libraryCheck } from './protocol-errors.js';
 import { followDiscoveryRedirects } from './discovery-redirect.js';
 import { readDiscoveryCache, writeDiscoveryCache } from './discovery-cache.js';
 import { retryingFetch } from './retry.js';
+import { httpTimeoutMs } from './bounded-fetch.js';
 import { checkDiscoveredIssuer, describeServer, wrapFetch, type ServerDescription, type ServerFetch } from '../providers/resolve.js';
 
 /**
@@ -39,6 +40,9 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   const secretAuth = server.tokenEndpointAuth === 'client_secret_post' ? client.ClientSecretPost : client.ClientSecretBasic;
   const auth = options.clientAuth ?? (options.clientSecret ? secretAuth(options.clientSecret) : client.None());
   const baseFetch: ServerFetch = (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit);
+  // Our fetch layer owns the per-request deadline (flows/bounded-fetch.ts), so its message is the one users
+  // see; openid-client's own timeout is only a backstop a little later.
+  const libraryTimeout = Math.ceil(httpTimeoutMs(deps.env) / 1000) + 5;
   let config: client.Configuration;
   // Entra ID multi-tenant documents are not cached: openid-client marks them at discovery (to check each
   // ID token's iss against its tid), and a Configuration rebuilt from cached metadata would lose that mark.
@@ -51,14 +55,13 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   } else if (cached) {
     config = new client.Configuration(cached, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth);
     if (insecureLoopback) client.allowInsecureRequests(config);
-    config.timeout = 30;
   } else try {
     config = await client.discovery(issuerUrl, options.clientId, options.clientSecret ? { client_secret: options.clientSecret } : undefined, auth, {
       execute: insecureLoopback ? [client.allowInsecureRequests] : [],
       // Discovery is a GET: bounded retries on 502/503/504 and transient network errors (flows/retry.ts),
       // and same-origin redirects followed for the discovery document only (flows/discovery-redirect.ts).
       [client.customFetch]: followDiscoveryRedirects(retryingFetch(baseFetch, deps), options.issuer, deps),
-      timeout: 30,
+      timeout: libraryTimeout,
     });
   } catch (e) {
     const check = libraryCheck(e);
@@ -75,6 +78,7 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
     }
     throw fromProtocolError(e, `Discovery at ${options.issuer}`);
   }
+  config.timeout = libraryTimeout;
   if (!server.metadata) checkDiscoveredIssuer(options.issuer, config.serverMetadata().issuer, server.acceptIssuer);
   // The preset's wire-quirk adapter (GitHub) wraps our fetch; the flows never see the quirks.
   // Under it, bounded retries where a request can safely be sent again (flows/retry.ts; never a sent code or refresh, R32/R59).

@@ -7,8 +7,25 @@ type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponse
 
 /** When `expires_in` is absent we assume a short life so the token is re-checked soon (SECURITY R36, policy). */
 export const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
+/** A provider's expires_in is capped at a year: 1e300 s would make the stored expiry an invalid date. */
+export const MAX_TOKEN_LIFETIME_S = 365 * 24 * 60 * 60;
 const MAX_ID_TOKEN_AGE_S = 10 * 60;
 const CLOCK_TOLERANCE_S = 60;
+
+/** RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=". */
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * Why a token cannot be used as a Bearer credential, or undefined when it can. A
+ * CR/LF would become an extra header in `curl -H "$(auth token --format header)"`,
+ * and an escape sequence would reach the terminal; the token itself is never shown.
+ */
+export function bearerTokenProblem(token: string): string | undefined {
+  if (B64TOKEN.test(token)) return undefined;
+  if (token === '') return 'it is empty';
+  if (/[^\x21-\x7e]/.test(token)) return 'it contains spaces, control or non-ASCII characters';
+  return 'it contains characters outside RFC 6750\'s b64token set';
+}
 
 /**
  * Checks openid-client leaves to the client (SECURITY R38, R40): no audience
@@ -65,7 +82,12 @@ export function credentialFromTokens(
   }
   // The response's own number (oauth4webapi has checked it is a non-negative number): R36 stores
   // received_at + expires_in. (openid-client's expiresIn() counts down from the response, in whole seconds.)
-  const expiresIn = typeof tokens.expires_in === 'number' && Number.isFinite(tokens.expires_in) ? tokens.expires_in : undefined;
+  // Capped at MAX_TOKEN_LIFETIME_S: a provider's absurd number must not break the stored expiry or `auth status`.
+  const expiresIn = typeof tokens.expires_in === 'number' && !Number.isNaN(tokens.expires_in) ? Math.min(tokens.expires_in, MAX_TOKEN_LIFETIME_S) : undefined;
+  // Tokens outside RFC 6750's b64token set are refused before anything is stored (README, security model).
+  // Only new tokens are checked; a refresh token kept from before was checked when it arrived.
+  checkIssuedToken(tokens.access_token, 'an access token', ctx.previous);
+  if (tokens.refresh_token !== undefined) checkIssuedToken(tokens.refresh_token, 'a refresh token', ctx.previous);
   const cred: Credential = {
     kind: ctx.kind,
     accessToken: tokens.access_token,
@@ -102,6 +124,15 @@ export function credentialFromTokens(
   if (account) cred.account = account;
   if (ctx.resources.length) cred.resources = ctx.resources;
   return cred;
+}
+
+function checkIssuedToken(token: unknown, which: string, previous: Credential | undefined): void {
+  const problem = typeof token === 'string' ? bearerTokenProblem(token) : 'it is not a string';
+  if (!problem) return;
+  const outcome = previous ? 'the stored credential was kept as it was' : 'nothing was stored';
+  throw new AuthError('AUTH_PROVIDER_ERROR', `The provider issued ${which} that auth cannot use safely (${problem}), so ${outcome}.`, {
+    hint: 'A Bearer token must consist of letters, digits and - . _ ~ + / (RFC 6750 §2.1); report this to the provider\'s administrator.',
+  });
 }
 
 /** OpenID Connect Core §12.2 / SECURITY R43: a refreshed ID token keeps the same identity. */

@@ -41,6 +41,8 @@ export interface Reply {
   delay?: Promise<unknown> | number;
   /** ID-token options for the default response of this one request. */
   idToken?: IdTokenOptions;
+  /** Send the headers at once, then the body one byte every `trickleMs` (a stalled provider). */
+  trickleMs?: number;
 }
 
 export type IdTokenMode =
@@ -318,6 +320,18 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
       ...(isJson ? { 'Content-Type': 'application/json' } : reply.body !== undefined ? { 'Content-Type': 'text/html' } : {}),
       ...reply.headers,
     };
+    if (reply.trickleMs !== undefined) {
+      const bytes = Buffer.from(reply.body === undefined ? '' : isJson ? JSON.stringify(reply.body) : String(reply.body));
+      res.writeHead(reply.status ?? 200, headers);
+      for (const byte of bytes) {
+        // Stops once the client has given up (or the fake is closing).
+        if (res.destroyed || res.socket?.destroyed) return;
+        res.write(Buffer.of(byte));
+        await new Promise((r) => setTimeout(r, reply.trickleMs));
+      }
+      res.end();
+      return;
+    }
     res.writeHead(reply.status ?? 200, headers);
     res.end(reply.body === undefined ? undefined : isJson ? JSON.stringify(reply.body) : String(reply.body));
   };
