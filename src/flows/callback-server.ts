@@ -1,15 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { AuthError } from '../errors.js';
+import { peerOwner, type PeerOwner } from './peer-owner.js';
 import { renderPage, STYLE_HASH, type PageContent } from '../ui/html.js';
 
 /**
  * The loopback redirect listener (RFC 8252 §7.3, §8.3; SECURITY R20–R28).
  * Bound to 127.0.0.1 only, exclusive port, exact GET path, Host checked.
  * Requests with a missing or wrong `state` are answered 400 and the flow keeps
- * waiting, so a forged request can neither finish nor abort the sign-in. The
- * first request with the right state is the one accepted; its page is held
- * until the caller says how the sign-in ended.
+ * waiting; more than MAX_JUNK_REQUESTS of them from this user's own programs end
+ * the sign-in. On Linux a connection from another local user is answered 403
+ * and never counted (peer-owner.ts), so another user can neither deliver her
+ * own code nor end the sign-in. The first request with the right state is the
+ * one accepted; its page is held until the caller says how the sign-in ended.
  */
 export interface AcceptedCallback {
   /** The received query, on the stored redirect URI (SECURITY R26). */
@@ -65,7 +68,19 @@ export async function startCallbackServer(options: { host: string; port: number;
     }
   };
 
+  const owners = new WeakMap<Socket, Promise<PeerOwner>>();
+
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    const owner = owners.get(req.socket) ?? Promise.resolve<PeerOwner>('unknown');
+    void owner.then((o) => {
+      if (o === 'other') {
+        return send(res, 403, { ok: false, title: 'Forbidden', lines: ['This sign-in belongs to another user of this computer.'] });
+      }
+      handle(req, res);
+    });
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     const target = req.url ?? '';
     // Absolute-form targets and foreign Host headers (DNS rebinding) are refused (R24).
     if (!target.startsWith('/') || !acceptedHosts.has(req.headers.host ?? '')) {
@@ -104,6 +119,9 @@ export async function startCallbackServer(options: { host: string; port: number;
   const server: Server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 15_000, headersTimeout: 10_000, keepAliveTimeout: 1 }, handler);
   server.on('connection', (s: Socket) => {
     sockets.add(s);
+    owners.set(s, peerOwner({
+      localAddress: s.localAddress ?? '', localPort: s.localPort ?? 0, remoteAddress: s.remoteAddress ?? '', remotePort: s.remotePort ?? 0,
+    }).catch((): PeerOwner => 'unknown'));
     s.on('close', () => sockets.delete(s));
   });
   server.on('clientError', (_err, socket) => {

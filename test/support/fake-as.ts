@@ -157,7 +157,7 @@ async function newKey(): Promise<Key> {
   return { kid, privateKey, jwk };
 }
 
-interface Grant { sub: string; scope: string; nonce?: string; authTime: number; resources: string[] }
+interface Grant { sub: string; email?: string; scope: string; nonce?: string; authTime: number; resources: string[] }
 
 export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> {
   const clientId = options.clientId ?? 'fake-cli';
@@ -225,7 +225,7 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
       exp: now + 600,
       iat: now,
       auth_time: grant.authTime,
-      email,
+      email: grant.email ?? email,
       jti: `IDT_${randomUUID()}`,
     };
     if (withNonce && grant.nonce) claims.nonce = grant.nonce;
@@ -387,8 +387,12 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
         const authorization: Authorization = { params, code, redirectUri, ...(requestUri ? { requestUri } : {}) };
         fake.authorizations.push(authorization);
         if (params.get('client_id') !== clientId || !redirectUri) return send(res, { status: 400, body: 'bad client or redirect_uri' });
+        // The person signing in at the provider: the default user, or whoever the
+        // request names in X-Fake-Account (another local user racing the victim).
+        const account = req.headers['x-fake-account'];
         const grant: Grant = {
-          sub,
+          sub: typeof account === 'string' ? account : sub,
+          ...(typeof account === 'string' ? { email: `${account}@fake.example` } : {}),
           scope: params.get('scope') ?? '',
           authTime: Math.floor(Date.now() / 1000),
           resources: params.getAll('resource'),
