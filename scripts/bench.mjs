@@ -1,4 +1,4 @@
-// `npm run bench`: the DESIGN §7 figures, measured in one run on this machine.
+// `npm run bench`: the docs/design.md §7 figures, measured in one run on this machine.
 //
 //   1. `auth token` (file store, valid token) vs `node -e 0`: wall time, interleaved
 //   2. the same with the keychain store (private gnome-keyring), when available
@@ -228,7 +228,7 @@ async function main() {
       }
       const ratio = wall[i].median / wall[b].median;
       const paired = wall[i].times ? ` (per-round ${fmt(median(wall[i].times.map((t, r) => t / wall[b].times[r])), 3)}×)` : '';
-      // DESIGN §7 budgets the file store; the keychain figure is reported (Secret Service round trips).
+      // docs/design.md §7 budgets the file store; the keychain figure is reported (Secret Service round trips).
       const budgeted = cmds[i] === tokenFile;
       const verdict = !budgeted ? '(reported; no budget)' : ratio <= BUDGET.wall ? `✓ budget ${BUDGET.wall}×` : `✗ over budget ${BUDGET.wall}×`;
       line(cmds[i].name, `${fmt(wall[i].median)} ms [${fmt(wall[i].p25)}–${fmt(wall[i].p75)}]  ${fmt(ratio, 3)}×${paired}  ${verdict}`);

@@ -1,7 +1,7 @@
 /**
  * The process entry (bundled to dist/auth.cjs). Kept tiny: `auth token` with a
  * valid stored token is answered here (src/fast/token.ts); everything else is
- * in dist/main.cjs, loaded only when needed (DESIGN §7).
+ * in dist/main.cjs, loaded only when needed (docs/design.md §7).
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';

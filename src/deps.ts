@@ -3,7 +3,7 @@ import type { StorageKind } from './config/config.js';
 import type { TokenStore } from './store/token-store.js';
 
 /**
- * Effects come through Deps (STYLE "habits"): only system.ts builds the real
+ * Effects come through Deps (docs/architecture.md "Layers"): only system.ts builds the real
  * ones, so a command can run in-process against captured streams and a temp
  * directory, and the same code runs for real.
  */
@@ -23,7 +23,7 @@ export interface Clock {
 export interface Browser {
   /** Launches the system browser (or AUTH_BROWSER/BROWSER) on the URL; rejects if that cannot happen. */
   open(url: string): Promise<void>;
-  /** Whether this machine can plausibly show a browser (DESIGN §2 flow choice). */
+  /** Whether this machine can plausibly show a browser (docs/design.md §2 flow choice). */
   available(): { ok: boolean; reason: string };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The error tree. Every failure a user can meet is an AuthError with a stable
- * `code` and the exit code of DESIGN §6; main.ts is the only place that turns
+ * `code` and the exit code of docs/design.md §6; main.ts is the only place that turns
  * them into an exit status. Messages name the next step and never carry secrets.
  */
 export const ExitCode = {

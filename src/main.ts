@@ -78,7 +78,7 @@ Examples:
 
 /**
  * Builds the command tree. Every action resolves to an exit code; this file
- * is the only place that maps errors to exit codes (DESIGN §6).
+ * is the only place that maps errors to exit codes (docs/design.md §6).
  */
 export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: number) => void): Command {
   const program = new Program('auth')
@@ -170,7 +170,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       await runToken({ profile: o.profile as string | undefined, minTtl: o.minTtl as number, format: o.format as string, idToken: Boolean(o.idToken), refresh: o.refresh as boolean }, deps);
     }));
 
-  // DESIGN §2 `auth exec`: auth's options go before the command; from the command on, every
+  // docs/design.md §2 `auth exec`: auth's options go before the command; from the command on, every
   // argument is the child's (its own -p, --help or --), with or without a -- in between.
   const exec = program
     .command('exec')
@@ -211,7 +211,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
       return runLogout({ profile: o.profile as string | undefined, all: Boolean(o.all), revoke: o.revoke as boolean, force: Boolean(o.force) }, deps);
     }));
 
-  // DESIGN §2 `auth mfa`: codes are read from the terminal or stdin, never taken as arguments (SECURITY R101).
+  // docs/design.md §2 `auth mfa`: codes are read from the terminal or stdin, never taken as arguments (docs/security.md R101).
   const mfa = program
     .command('mfa')
     .description('local second factor (TOTP) guarding stored credentials, and a terminal authenticator')
@@ -309,7 +309,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     });
   for (const cmd of profiles.commands) cmd.exitOverride();
 
-  // DESIGN §2: generated from this tree, so new commands and options show up by themselves.
+  // docs/design.md §2: generated from this tree, so new commands and options show up by themselves.
   program
     .command('completion')
     .description('print a shell completion script (bash, zsh or fish)')
@@ -345,7 +345,7 @@ export async function main(argv: string[]): Promise<number> {
     return deps;
   }, (code) => (exitCode = code));
   program.exitOverride();
-  // SECURITY R85/R86: `--token=VALUE` (or `--client-secret=…`) is an unknown option, and commander's
+  // docs/security.md R85/R86: `--token=VALUE` (or `--client-secret=…`) is an unknown option, and commander's
   // message would echo VALUE onto stderr (and into CI logs); keep the option name only.
   // A long unknown command or argument is most likely a pasted token: show only its start.
   const writeErr = (s: string) => stderr.write(
@@ -359,7 +359,7 @@ export async function main(argv: string[]): Promise<number> {
   program.commands.forEach(configure);
 
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
-    // SECURITY R03: certificate checks are never disabled.
+    // docs/security.md R03: certificate checks are never disabled.
     stderr.write('error: NODE_TLS_REJECT_UNAUTHORIZED=0 turns off TLS certificate checks, which would let anyone on the network steal your tokens.\n  Unset it; for a corporate CA use NODE_EXTRA_CA_CERTS=/path/to/ca.pem instead.\n');
     return ExitCode.usage;
   }

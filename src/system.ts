@@ -44,8 +44,8 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
 
 /**
  * TEST ONLY: AUTH_TEST_NOW_MS (epoch milliseconds) freezes deps.clock so tests
- * can place TOTP codes, unlock windows and lockouts at exact times (STYLE: a
- * fake clock only for TOTP windows). Not a user setting; nothing else reads it.
+ * can place TOTP codes, unlock windows and lockouts at exact times (a fake
+ * clock only where real time would make a test slow or flaky). Not a user setting; nothing else reads it.
  */
 function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
   const raw = env.AUTH_TEST_NOW_MS;
@@ -58,7 +58,7 @@ function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
  * `auth exec`: the child shares our terminal (stdio inherited, same process
  * group, so it keeps job control); SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to
  * auth are passed on (SIGBREAK instead of SIGQUIT on Windows), and auth stays
- * alive until the child is gone, exiting as it did (DESIGN §2).
+ * alive until the child is gone, exiting as it did (docs/design.md §2).
  */
 function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildOutcome> {
   return new Promise((resolve) => {
@@ -80,7 +80,7 @@ function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy'];
 
 /**
- * DESIGN §3: every request honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY through
+ * docs/design.md §3: every request honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY through
  * undici's EnvHttpProxyAgent — loaded only when a proxy variable is set (Node
  * 20's bundled fetch cannot take a proxy, and its undici is not importable).
  * Custom CAs need nothing here: Node reads NODE_EXTRA_CA_CERTS at startup and
@@ -101,7 +101,7 @@ export function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch 
   };
 }
 
-/** Debug lines name method, redacted URL, status and time — never bodies or headers (SECURITY R87). */
+/** Debug lines name method, redacted URL, status and time — never bodies or headers (docs/security.md R87). */
 function loggingFetch(log: Logger, fetch: typeof globalThis.fetch): typeof globalThis.fetch {
   if (!log.debugEnabled) return fetch;
   return async (input, init) => {
@@ -121,7 +121,7 @@ function loggingFetch(log: Logger, fetch: typeof globalThis.fetch): typeof globa
 }
 
 /**
- * SECURITY R104: the URL is parsed and checked before any launcher sees it, and
+ * docs/security.md R104: the URL is parsed and checked before any launcher sees it, and
  * it is passed as a single argv element without a shell.
  */
 export function assertLaunchableUrl(url: string): void {
@@ -142,7 +142,7 @@ export function assertLaunchableUrl(url: string): void {
 }
 
 /**
- * Variables that hold secrets of auth itself (SECURITY R85): the browser never gets them.
+ * Variables that hold secrets of auth itself (docs/security.md R85): the browser never gets them.
  * (A profile's client-secret variable is removed by `auth login` once it has read it.)
  */
 const BROWSER_UNSAFE_ENV = ['AUTH_PASSPHRASE'] as const;

@@ -27,7 +27,7 @@ function keepScreenshot(file: string): void {
   if (process.env.AUTH_UPDATE_SCREENSHOTS === '1') copyFileSync(file, join(ROOT, 'docs', 'screenshots', basename(file)));
 }
 
-// The product the way users meet it: `auth login` really opens Chromium (issue 8).
+// The product the way users meet it: `auth login` really opens Chromium.
 describe.skipIf(chromium.skip)('real headless Chromium', () => {
   let sandbox: Sandbox;
   beforeAll(async () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { BIN, makeHome, ROOT, runCli } from './support/cli.js';
 import { requireSystem } from './support/system.js';
 
-// DESIGN §2 `auth completion bash|zsh|fish`: generated from the command tree;
+// docs/design.md §2 `auth completion bash|zsh|fish`: generated from the command tree;
 // the committed copies under completions/ must match what the code generates.
 const FILES = { bash: 'auth.bash', zsh: '_auth', fish: 'auth.fish' } as const;
 const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

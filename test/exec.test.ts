@@ -7,7 +7,7 @@ import { makeHome, runCli, spawnCli } from './support/cli.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
-// DESIGN §2 `auth exec [--env NAME] -- cmd args…`, SECURITY R85: the token
+// docs/design.md §2 `auth exec [--env NAME] -- cmd args…`, docs/security.md R85: the token
 // reaches the child through its environment only.
 const node = process.execPath;
 

@@ -8,7 +8,7 @@ import { requireSystem } from './support/system.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
-// DESIGN §7: `auth token` with a valid stored token is answered by the small
+// docs/design.md §7: `auth token` with a valid stored token is answered by the small
 // entry bundle without loading the full CLI. These tests hold the fast path to
 // the slow one: same bytes on stdout and stderr, same exit code, for every
 // format — and every case it must not answer goes to the full CLI.

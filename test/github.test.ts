@@ -56,7 +56,7 @@ describe('GitHub preset (quirks against a GitHub wire-format fixture)', () => {
     expect(url.origin + url.pathname).toBe(`${gh.url}/login/oauth/authorize`);
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('scope')).toBe('read:user user:email');
-    // Presets without discovery are configured with explicit metadata (DESIGN §8).
+    // Presets without discovery are configured with explicit metadata (docs/design.md §8).
     expect(gh.requests.some((r) => r.path.includes('.well-known'))).toBe(false);
     const [exchange] = tokenRequests();
     expect(exchange!.accept).toContain('application/json');

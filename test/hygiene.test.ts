@@ -8,7 +8,7 @@ import { startFakeAs, type FakeAs, type TokenContext } from './support/fake-as.j
 import { makeHome, runCli, spawnCli, type CliResult } from './support/cli.js';
 import { FAKE_BROWSER, session, type Session } from './support/security.js';
 
-// SECURITY.md R85 (no secret in argv, environment of children, logs, error output),
+// docs/security.md R85 (no secret in argv, environment of children, logs, error output),
 // R87 (--debug redacts) and R86 (no secret-bearing flags), for a CONFIDENTIAL client:
 // login, token (with a refresh), refresh --force, exec and logout, each with --debug and
 // AUTH_DEBUG=1, against the scriptable fake AS, which mints marker-bearing secrets and records
@@ -257,7 +257,7 @@ describe('secret hygiene of a confidential client with --debug (R85, R87)', () =
     chmodSync(browserPath, 0o755);
     writeFileSync(execChildPath, execChildSource);
     mkdirSync(gateDir);
-    // A profile whose client secret comes from the variable it names (DESIGN §3).
+    // A profile whose client secret comes from the variable it names (docs/design.md §3).
     writeFileSync(
       join(s.home, 'config.yaml'),
       [
@@ -438,7 +438,7 @@ describe('no secret-bearing flags (R86)', () => {
     return { path, options, args, commands };
   };
 
-  // DESIGN §2 specifies these: the authenticator's third-party TOTP seed may be given as
+  // docs/design.md §2 specifies these: the authenticator's third-party TOTP seed may be given as
   // `--uri`/`--secret`/[source] (or "-" for stdin). They are not among R86's list (token, refresh
   // token, client secret, TOTP code, backup code) and are pinned here so no other slips in.
   const DOCUMENTED_EXCEPTIONS = new Set(['mfa add --secret', 'mfa add [source]']);

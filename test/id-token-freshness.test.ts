@@ -6,9 +6,9 @@ import { makeHome, ROOT, runCli, type CliResult } from './support/cli.js';
 import type { FakeAs, IdTokenOptions, Reply } from './support/fake-as.js';
 import { fakeSessions, type Session } from './support/security.js';
 
-// DESIGN §2 `auth token --id-token`: the ID token follows the access token's freshness rule
+// docs/design.md §2 `auth token --id-token`: the ID token follows the access token's freshness rule
 // with its own `exp` — refreshed when due, never printed once expired (exit 4, empty stdout).
-// SECURITY R90: the account shown after login and in `auth status` comes from userinfo when
+// docs/security.md R90: the account shown after login and in `auth status` comes from userinfo when
 // the ID token names only the subject. The CLI runs as a child process against the fake AS.
 
 const setup = fakeSessions();

@@ -8,11 +8,11 @@ import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 type Env = Record<string, string | undefined>;
-/** A stored credential as DESIGN §4 fixes it (snake_case, expires_at in epoch seconds). */
+/** A stored credential as docs/design.md §4 fixes it (snake_case, expires_at in epoch seconds). */
 type Stored = Record<string, unknown> & { access_token: string; refresh_token: string; expires_at: number };
 
 // test/lifecycle.test.ts proves the refresh lock for the `file` store. The same
-// guarantees for the other two stores (DESIGN §4, §5; SECURITY R55–R57, R77):
+// guarantees for the other two stores (docs/design.md §4, §5; docs/security.md R55–R57, R77):
 // concurrent `auth token` with an expired access token → one refresh grant at a
 // provider that rotates refresh tokens and revokes the grant on reuse; SIGKILL
 // at any moment of `auth refresh --force` → the store holds the old or the new
@@ -25,7 +25,7 @@ type Stored = Record<string, unknown> & { access_token: string; refresh_token: s
 
 /** SIGKILLs per store: half at a random moment of a refresh, half just after the provider rotated the refresh token. */
 const KILLS = 6;
-const KEYCHAIN_PROCESSES = 50; // as the file store's test (issue 5: "the same with the keychain store")
+const KEYCHAIN_PROCESSES = 50; // as the file store's test: the same guarantees with the keychain store
 const ENCRYPTED_PROCESSES = 20;
 
 interface StoreUnderTest {
@@ -217,7 +217,7 @@ describe.skipIf(keyring.skip)('refresh under concurrency and crashes: keychain s
   });
 });
 
-// The `encrypted-file` format (src/store/encrypted-file.ts, DESIGN §4), implemented here independently:
+// The `encrypted-file` format (src/store/encrypted-file.ts, docs/design.md §4), implemented here independently:
 // "AUTHENC" | version 1 | salt (16) | nonce (12) | AES-256-GCM ciphertext | tag (16), key = scrypt(N=2^15, r=8, p=1),
 // the header authenticated as associated data.
 const MAGIC = Buffer.from('AUTHENC');

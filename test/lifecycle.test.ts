@@ -17,7 +17,7 @@ function expireStoredToken(home: string): Record<string, unknown> {
   return cred;
 }
 
-// Token lifecycle under concurrency, crashes and provider failures (DESIGN §5, SECURITY §8).
+// Token lifecycle under concurrency, crashes and provider failures (docs/design.md §5, docs/security.md §8).
 describe('refresh under concurrency (rotation and reuse detection on)', () => {
   let sandbox: Sandbox;
   const { home, cleanup } = makeHome();

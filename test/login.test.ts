@@ -27,7 +27,7 @@ describe('browser sign-in lifecycle', () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toBe('');
     expect(res.stderr).toMatch(new RegExp(`✓ Logged in to ${sandbox.issuer.replace(/[.:/]/g, '\\$&')} as alice@example.com \\(profile default\\)`));
-    // The URL line is printed on its own, indented, as DESIGN §2 shows.
+    // The URL line is printed on its own, indented, as docs/design.md §2 shows.
     const url = new URL(res.stderr.split('\n').find((l) => l.startsWith('  http'))!.trim());
     expect(url.searchParams.get('code_challenge_method')).toBe('S256');
     expect(url.searchParams.get('response_type')).toBe('code');
@@ -42,7 +42,7 @@ describe('browser sign-in lifecycle', () => {
     const stored = JSON.parse(readFileSync(join(home, 'credentials', 'default.json'), 'utf8'));
     expect(stored.refresh_token).toBeTruthy();
     expect(stored.account.email).toBe('alice@example.com');
-    // SECURITY R78: no transaction secrets in the store.
+    // docs/security.md R78: no transaction secrets in the store.
     const text = readFileSync(join(home, 'credentials', 'default.json'), 'utf8');
     expect(text).not.toContain(url.searchParams.get('state')!);
     expect(text).not.toContain(url.searchParams.get('nonce')!);

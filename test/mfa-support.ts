@@ -82,7 +82,7 @@ export function grepTree(dir: string, needle: string): string[] {
   return listFiles(dir).filter((f) => readFileSync(f.path).includes(needle)).map((f) => f.path);
 }
 
-/** A real terminal: a tmux pane on a private server socket (tmux is what SECURITY §0 names for TTY tests). */
+/** A real terminal: a tmux pane on a private server socket (tmux is what docs/security.md §0 names for TTY tests). */
 export const tmuxAvailable = () => spawnSync('tmux', ['-V']).status === 0;
 
 export class TmuxPane {

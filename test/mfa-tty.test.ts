@@ -10,7 +10,7 @@ type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
 // `auth mfa` on a real terminal (a tmux pane): the QR code appears only there,
 // codes are typed at a masked prompt, and a locked `auth token` asks inline
-// while its stdout stays a clean pipe (SECURITY R84, R101).
+// while its stdout stays a clean pipe (docs/security.md R84, R101).
 const tmux = requireSystem('tmux', tmuxAvailable(), 'tmux is not installed (needed to drive a real terminal)');
 
 describe.skipIf(tmux.skip)('local second factor on a terminal', () => {

@@ -11,7 +11,7 @@ type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
 // `auth mfa` as a local second factor, end to end: the built CLI, a real
 // provider for the guarded commands, and the test-only AUTH_TEST_NOW_MS clock
-// (DESIGN §9: a fake clock only for TOTP windows) to place codes, unlock
+// (docs/design.md §9: a fake clock only for TOTP windows) to place codes, unlock
 // windows and lockouts at exact times across separate processes.
 describe('local second factor', () => {
   let sandbox: Sandbox;

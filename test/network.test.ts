@@ -10,7 +10,7 @@ import { requireSystem } from './support/system.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
-// DESIGN §3 "real networks": a provider behind TLS signed by a private CA
+// docs/design.md §3 "real networks": a provider behind TLS signed by a private CA
 // (trusted only through NODE_EXTRA_CA_CERTS) and a real forward proxy that
 // records every request it relays.
 const openssl = requireSystem('openssl', spawnSync('sh', ['-c', 'command -v openssl']).status === 0, 'the openssl CLI is needed to make a test CA');

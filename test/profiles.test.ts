@@ -7,7 +7,7 @@ import { makeHome, runCli } from './support/cli.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
-// `auth profiles`, `auth profiles use`, `auth profiles remove` (DESIGN §2), with
+// `auth profiles`, `auth profiles use`, `auth profiles remove` (docs/design.md §2), with
 // real sign-ins at the sandbox provider so "remove logs out first" is visible
 // at the provider (its revocation endpoint is called).
 describe('auth profiles', () => {

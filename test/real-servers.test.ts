@@ -5,7 +5,7 @@ import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, session, targetOf, type Session } from './support/security.js';
 
 // Behaviour met against real production servers, reproduced on the fake AS:
-// discovery behind a redirect (SECURITY R01, R04), fixed ports and the hints a
+// discovery behind a redirect (docs/security.md R01, R04), fixed ports and the hints a
 // login timeout gives, and library errors told apart by structure (R29, R38).
 
 const { setup, cleanups } = fakeSessionsEach();

@@ -10,7 +10,7 @@ import { fakeSessions, type Session } from './support/security.js';
 // can safely be sent again — GETs (discovery, JWKS, user info) and the
 // client_credentials grant after 502/503/504 or a transient network error — and
 // for every other POST only when the connection was refused (the request provably
-// never left, SECURITY R59). A sent code or refresh token is never sent twice
+// never left, docs/security.md R59). A sent code or refresh token is never sent twice
 // (R32, R59). The reset-after-reading-the-refresh case is
 // test/security-token.test.ts "R59: a refresh whose connection is reset is not
 // retried…"; it is not repeated here.

@@ -5,7 +5,7 @@ import { errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, session, targetOf, connectionRefused, type Session } from './support/security.js';
 
-// SECURITY.md §2 (R08–R19) and the token-request side of §3/§5 (R26, R33, R34):
+// docs/security.md §2 (R08–R19) and the token-request side of §3/§5 (R26, R33, R34):
 // what the CLI sends, checked where it arrives — at the fake AS.
 
 const { setup, cleanups } = fakeSessionsEach();
@@ -84,7 +84,7 @@ describe('system browser and PAR (R09, R18, R103)', () => {
     child.kill('SIGINT');
     const res = await child.result;
     expect(res.code).toBe(130);
-    // The same URL was printed for the user to copy (DESIGN §2).
+    // The same URL was printed for the user to copy (docs/design.md §2).
     expect(res.stderr).toContain(`  ${url.href}\n`);
     expect(fake.requestsTo('/authorize')).toHaveLength(0);
     expect(res.stderr).not.toMatch(/password/i);

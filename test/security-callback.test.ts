@@ -8,7 +8,7 @@ import {
   awaitRedirect, connectionRefused, expectNoControlBytes, expectNothingStored, rawGet, rawRequest, session, targetOf, type Session,
 } from './support/security.js';
 
-// SECURITY.md §3–§4 (R20–R31) and issue 5 item 4: the loopback listener under
+// docs/security.md §3–§4 (R20–R31):  the loopback listener under
 // hostile input. Pattern: the test browser GETs /authorize but does not follow
 // the redirect; the test plays both the attacker and, last, the real browser.
 
@@ -322,7 +322,7 @@ describe('R27–R31 authorization response validation', () => {
   });
 });
 
-describe('issue 5: hostile input at the loopback callback', () => {
+describe('hostile input at the loopback callback', () => {
   it('R23: huge query strings and headers are refused without ending or blocking the sign-in', async () => {
     const w = await waitingLogin();
     const big = 'A'.repeat(100_000);

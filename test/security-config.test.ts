@@ -8,7 +8,7 @@ import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { fakeSessionsEach, expectNothingStored, session, type Session } from './support/security.js';
 
-// SECURITY.md §1 (R01–R05): configuration, discovery and transport, driven
+// docs/security.md §1 (R01–R05): configuration, discovery and transport, driven
 // against the scriptable fake AS for what a real provider will not do.
 
 const { setup, cleanups } = fakeSessionsEach();
@@ -74,7 +74,7 @@ describe('R02 https everywhere except loopback', () => {
     expectNothingStored(s);
   });
 
-  it('R02: plain-http loopback issuers are accepted with no extra switch (DESIGN §3)', async () => {
+  it('R02: plain-http loopback issuers are accepted with no extra switch (docs/design.md §3)', async () => {
     const { fake, s } = await setup();
     const res = await s.login(fake);
     expect(res.code).toBe(0);

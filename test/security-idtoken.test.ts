@@ -4,7 +4,7 @@ import { errorLine } from './support/cli.js';
 import { type FakeAs, type IdTokenOptions } from './support/fake-as.js';
 import { expectNothingStored, fakeSessions, type Session } from './support/security.js';
 
-// SECURITY.md §6 (R38–R44): ID tokens a real provider would never send, each of
+// docs/security.md §6 (R38–R44): ID tokens a real provider would never send, each of
 // which must leave nothing stored. Independent cases run concurrently, each with its own fake AS and home.
 
 const setup = fakeSessions();

@@ -11,7 +11,7 @@ import type { FakeAs, Reply } from './support/fake-as.js';
 import { expectNoControlBytes, expectNothingStored, fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';
 
-// SECURITY.md R60, R64, R67, R80, R104: requirements no other file tests by name.
+// docs/security.md R60, R64, R67, R80, R104: requirements no other file tests by name.
 // Fake-AS cases (one fake AS and one AUTH_HOME each) run concurrently; R80 runs the
 // full cycle against the real oidc-provider sandbox under strace.
 
@@ -288,7 +288,7 @@ describe('R80 per-user locations only', () => {
 /* R104: the browser launch cannot inject commands.                                       */
 /* ------------------------------------------------------------------------------------ */
 
-/** Query payloads from SECURITY.md R104, plus path payloads that reach the launcher unencoded. */
+/** Query payloads from docs/security.md R104, plus path payloads that reach the launcher unencoded. */
 const QUERY_PAYLOADS = ['$(touch PWNED)', '`touch PWNED2`', ';touch PWNED3', '^&touch PWNED4'];
 const PATH_PAYLOADS = ['/a;touch$IFS./PWNED5', '/a$(touch$IFS./PWNED6)'];
 
@@ -373,7 +373,7 @@ describe('R104 browser launch cannot inject commands', () => {
         } else {
           expect(errorLine(res.stderr)).toMatch(/verification_uri/);
         }
-        // The device flow never launches a browser (DESIGN §2: it prints the URI and, on a TTY, a QR code).
+        // The device flow never launches a browser (docs/design.md §2: it prints the URI and, on a TTY, a QR code).
         expect(await s.browserDone(0)).toEqual([]);
         expect(pwnedFiles(cwd, s.home)).toEqual([]);
       } finally {

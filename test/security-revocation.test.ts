@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { expectNoControlBytes, expectNothingStored, session, type Session } from './support/security.js';
 
-// SECURITY.md §10 (R68–R72) with DESIGN §2's exit codes for `auth logout`:
+// docs/security.md §10 (R68–R72) with docs/design.md §2's exit codes for `auth logout`:
 // 0 when revoked or when the provider has no revocation endpoint, 1 when a
 // revocation was attempted and failed; the local copy is always deleted.
 
@@ -47,7 +47,7 @@ describe('R68–R72 logout', () => {
     expectNothingStored(s);
   });
 
-  it('R69: a provider without a revocation endpoint → says so, deletes locally, exit 0 (DESIGN §2)', async () => {
+  it('R69: a provider without a revocation endpoint → says so, deletes locally, exit 0 (docs/design.md §2)', async () => {
     const { fake, s } = await loggedIn();
     fake.metadata.revocation_endpoint = undefined;
     const res = await s.run(['logout']);

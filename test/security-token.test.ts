@@ -3,7 +3,7 @@ import { errorLine } from './support/cli.js';
 import { type FakeAs, type Reply } from './support/fake-as.js';
 import { expectNoControlBytes, expectNothingStored, fakeSessions, type Session } from './support/security.js';
 
-// SECURITY.md §4–§5 (R32, R35) and R59: token-endpoint answers a real provider
+// docs/security.md §4–§5 (R32, R35) and R59: token-endpoint answers a real provider
 // would never send — malformed bodies, resets — each of which must leave the
 // store as it was. Independent cases run concurrently, each with its own fake AS and home.
 
@@ -117,7 +117,7 @@ describe('R36 R37 expiry bookkeeping; access tokens are opaque', () => {
     expect(fake.requestsTo('/token')).toHaveLength(2);
   });
 
-  it.concurrent('DESIGN §2: a token that expires within --min-ttl is refreshed first, however long its lifetime (3600 s token, --min-ttl 7200)', async () => {
+  it.concurrent('docs/design.md §2: a token that expires within --min-ttl is refreshed first, however long its lifetime (3600 s token, --min-ttl 7200)', async () => {
     const { fake, s } = await setup();
     expect((await s.login(fake)).code).toBe(0);
     const first = s.stored()!.access_token as string;

@@ -6,7 +6,7 @@ import { startFakeAs, type FakeAs } from './support/fake-as.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
 import { session, type Session } from './support/security.js';
 
-// A keychain that stops answering (DESIGN §4, §5): "cannot read the credential" is a
+// A keychain that stops answering (docs/design.md §4, §5): "cannot read the credential" is a
 // failure (exit 1) that names the keychain — never "Not logged in" (exit 4), and never a
 // reason to delete what the keychain holds. A private gnome-keyring on a private D-Bus
 // (test/support/keyring.ts); SIGSTOP makes it stop answering.

@@ -26,7 +26,7 @@ import { expectNothingStored, FAKE_BROWSER, fakeSessions, type Session } from '.
 import { requireSystem } from './support/system.js';
 
 
-// Sessions under stress (DESIGN §2 `auth refresh` / `auth logout`, §4, §5): a slow provider
+// Sessions under stress (docs/design.md §2 `auth refresh` / `auth logout`, §4, §5): a slow provider
 // holding the profile lock, stale locks from elsewhere, logout racing a refresh, credentials
 // that cannot be read, a full disk, crash leftovers, and a crowd of concurrent callers.
 
@@ -60,7 +60,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
   const fresh = fakeSessions();
   const { loggedIn } = fresh;
 
-  it('a slow provider: a process waiting for the lock never breaks it while the holder lives — one refresh, and the waiter gets its token (DESIGN §5)', async ({ expect }) => {
+  it('a slow provider: a process waiting for the lock never breaks it while the holder lives — one refresh, and the waiter gets its token (docs/design.md §5)', async ({ expect }) => {
     const { fake, s } = await loggedIn();
     const before = s.stored()!;
     // No cached discovery: the refresh starts with a (slow) discovery round-trip.
@@ -71,7 +71,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     const discoveries = fake.requestsTo(DISCOVERY).length;
 
     const a = s.spawn(['refresh', '--force'], { timeoutMs: 170_000 });
-    // A is at the provider (holding the profile lock, DESIGN §5); one second later B wants a token.
+    // A is at the provider (holding the profile lock, docs/design.md §5); one second later B wants a token.
     await fake.waitForRequest(DISCOVERY, discoveries + 1, 60_000);
     await sleep(1000);
     const b = s.spawn(['token', '--min-ttl', '99999999'], { timeoutMs: 170_000 });
@@ -106,7 +106,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(refreshGrants(fake)).toHaveLength(1);
   }, 150_000);
 
-  it('logout during a refresh in flight waits for it, then revokes the tokens it stored: nothing comes back (DESIGN §5)', async ({ expect }) => {
+  it('logout during a refresh in flight waits for it, then revokes the tokens it stored: nothing comes back (docs/design.md §5)', async ({ expect }) => {
     const { fake, s } = await loggedIn();
     const before = s.stored()!;
     const held = gate();
@@ -140,7 +140,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(status.code).toBe(4);
   }, 150_000);
 
-  it('a wrong passphrase never deletes: logout, status, token and refresh exit 1 and leave the file; logout --force removes it without revoking (DESIGN §4, §5)', async ({ expect }) => {
+  it('a wrong passphrase never deletes: logout, status, token and refresh exit 1 and leave the file; logout --force removes it without revoking (docs/design.md §4, §5)', async ({ expect }) => {
     const enc = (passphrase: string) => ({ AUTH_STORAGE: 'encrypted-file', AUTH_PASSPHRASE: passphrase });
     const { fake, s } = await loggedIn(enc('right-passphrase'));
     const file = credFile(s.home);
@@ -312,7 +312,7 @@ describe.skipIf(tmpfs.skip)('a full disk after login (1 MiB tmpfs)', () => {
     logs?.cleanup();
   });
 
-  it('a full disk fails the refresh before it is sent: exit 1, "no space left", nothing rotated, credential unchanged; with space again it works (DESIGN §5)', async () => {
+  it('a full disk fails the refresh before it is sent: exit 1, "no space left", nothing rotated, credential unchanged; with space again it works (docs/design.md §5)', async () => {
     const home = join(mount, 'home');
     mkdirSync(home, { mode: 0o700 });
     const env = { AUTH_BROWSER: FAKE_BROWSER, FAKE_BROWSER_LOG: join(logs!.home, 'browser.log'), FAKE_BROWSER_MODE: 'follow' };

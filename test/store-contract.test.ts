@@ -11,7 +11,7 @@ import type { TokenStore } from '../src/store/token-store.js';
 import { makeHome } from './support/cli.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
 
-// The store contract (STYLE "store contract suite run against every store"):
+// The store contract (docs/architecture.md "Adding a store"):
 // each backend, and the layered store `openStore` hands to commands, must
 // round-trip a credential, overwrite it, answer undefined for a missing one
 // and delete it — here in-process, against real files and a real Secret Service.

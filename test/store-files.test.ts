@@ -9,12 +9,12 @@ import { baseEnv, BIN, makeHome, runCli, type CliResult, filesContaining } from 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
 // The file-based stores and their hardening, through the built CLI against the
-// sandbox provider: encrypted-file (DESIGN §4), the plain file store's modes,
-// ownership and symlink rules (SECURITY R74–R76), and the keychain fallback
+// sandbox provider: encrypted-file (docs/design.md §4), the plain file store's modes,
+// ownership and symlink rules (docs/security.md R74–R76), and the keychain fallback
 // when there is no Secret Service — none of this needs a keyring installed.
 
 
-/** The CLI under a given umask (SECURITY R74): sh sets it, then execs node. */
+/** The CLI under a given umask (docs/security.md R74): sh sets it, then execs node. */
 function runWithUmask(umask: string, args: string[], home: string, extra: Record<string, string | undefined> = {}): Promise<CliResult> {
   return new Promise((resolve) => {
     const child = spawn('sh', ['-c', `umask ${umask} && exec "$@"`, 'sh', process.execPath, BIN, ...args], { env: baseEnv(home, extra) });
@@ -134,7 +134,7 @@ describe('encrypted-file store', () => {
   });
 });
 
-describe('file store hardening (SECURITY R74–R76)', () => {
+describe('file store hardening (docs/security.md R74–R76)', () => {
   it('R74: under umask 000, the store dir is 0700 and every file in it 0600 (locks too)', async () => {
     const { home, cleanup } = makeHome('auth-umask-');
     try {

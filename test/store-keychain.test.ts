@@ -10,7 +10,7 @@ type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 // The built CLI against a real Secret Service: a private gnome-keyring on a
 // private D-Bus (test/support/keyring.ts), never the developer's own keyring.
 // secret-tool, in the same private bus, is the independent witness of what
-// the keychain holds (DESIGN §4, SECURITY R73).
+// the keychain holds (docs/design.md §4, docs/security.md R73).
 
 
 const keyring = keyringRequirement();

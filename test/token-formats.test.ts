@@ -6,7 +6,7 @@ import { makeHome, runCli } from './support/cli.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
-// DESIGN §2 `auth token --format raw|json|header`, `--id-token`; SECURITY §12.
+// docs/design.md §2 `auth token --format raw|json|header`, `--id-token`; docs/security.md §12.
 describe('auth token output formats', () => {
   let sandbox: Sandbox;
   const { home, cleanup } = makeHome('auth-formats-');

@@ -2,7 +2,7 @@ import type { Command, Option } from 'commander';
 import type { Deps } from '../deps.js';
 
 /**
- * DESIGN §2 `auth completion bash|zsh|fish`: scripts generated from the
+ * docs/design.md §2 `auth completion bash|zsh|fish`: scripts generated from the
  * commander tree itself — every visible command, subcommand and option, the
  * choices of options and arguments, and profile names asked of
  * `auth __complete-profiles` when the user presses Tab (so they follow

@@ -5,7 +5,7 @@ import { AuthError } from '../errors.js';
 import type { TokenStore } from '../store/token-store.js';
 import { configIndexPath } from '../fast/config-index.js';
 
-/** Options every command accepts (DESIGN §2). */
+/** Options every command accepts (docs/design.md §2). */
 export interface GlobalOptions {
   profile?: string;
   json?: boolean;

@@ -36,8 +36,8 @@ function childEnvironment(env: NodeJS.ProcessEnv, config: Config, flagSecretEnv:
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * DESIGN §2 `auth exec [--env NAME] -- cmd args…`: a fresh access token in the
- * child's environment only — never in its argv (SECURITY R85), which other
+ * docs/design.md §2 `auth exec [--env NAME] -- cmd args…`: a fresh access token in the
+ * child's environment only — never in its argv (docs/security.md R85), which other
  * users can read — stdio inherited, signals forwarded, the child's exit code
  * returned (128 + n when a signal ended it).
  */

@@ -29,7 +29,7 @@ export interface LoginOptions extends ProfileFlags {
   color: boolean;
 }
 
-/** DESIGN §2 flow choice for `auto`. */
+/** docs/design.md §2 flow choice for `auto`. */
 export function chooseFlow(flow: Flow, browser: { ok: boolean; reason: string }, hasDevice: boolean): { flow: 'browser' | 'device'; why: string } {
   if (flow === 'browser') return { flow: 'browser', why: 'the browser flow was requested' };
   if (flow === 'device') return { flow: 'device', why: 'the device flow was requested' };
@@ -46,14 +46,14 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   }
   const flags: ProfileFlags = { ...opts };
   if (opts.device) flags.flow = 'device';
-  // --no-browser still means the loopback flow, just without launching anything (DESIGN §2).
+  // --no-browser still means the loopback flow, just without launching anything (docs/design.md §2).
   if (opts.browser || (opts.launchBrowser === false && !opts.device)) flags.flow = 'browser';
   let { config, profile } = loadProfile(deps, flags);
   await requireUnlocked(profile, deps);
   if (opts.withToken) return loginWithToken(opts, config, profile, deps);
   if (opts.clientCredentials) return loginWithClientCredentials(opts, config, profile, deps);
   if (!profile.issuer && deps.io.stdinIsTTY && deps.io.stderrIsTTY) {
-    // DESIGN §2: a first sign-in on a terminal runs the setup wizard, then signs in (as `gh auth login`).
+    // docs/design.md §2: a first sign-in on a terminal runs the setup wizard, then signs in (as `gh auth login`).
     const { runSetup } = await import('./setup.js');
     const name = await runSetup({ profile: profile.name, fromLogin: true }, deps);
     ({ config, profile } = loadProfile(deps, { ...flags, profile: name }));
@@ -69,7 +69,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   const timeoutSeconds = opts.timeout ?? 300;
   if (!(timeoutSeconds > 0)) throw usageError('--timeout must be a positive number of seconds.');
   const clientSecret = await clientSecretFor(profile, deps);
-  // SECURITY R85: the browser launcher (AUTH_BROWSER, or `open` → xdg-open → the browser) inherits
+  // docs/security.md R85: the browser launcher (AUTH_BROWSER, or `open` → xdg-open → the browser) inherits
   // this process's environment and has no use for the client secret; it was read just above.
   if (profile.clientSecretEnv) delete deps.env[profile.clientSecretEnv];
   const store = await storeFor(profile, deps);
@@ -95,14 +95,14 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
     }
     // An ID token that names only the subject (OpenID Connect Core §5.4 lets a provider return
     // email and name from userinfo alone): ask userinfo once, for the same `sub` only (§5.3.2),
-    // so the summary line shows who signed in (SECURITY R90). Best effort: a failure keeps the sub.
+    // so the summary line shows who signed in (docs/security.md R90). Best effort: a failure keeps the sub.
     if (tokens.id_token && claims?.sub && !hasDisplayName(cred.account)) {
       const info = await accountFromUserinfo(server, cred.accessToken, deps, claims.sub);
       if (info) cred.account = { ...info, ...cred.account, sub: claims.sub };
     }
-    // Nothing is stored until every check passed (SECURITY R44).
+    // Nothing is stored until every check passed (docs/security.md R44).
     await storeUnderLock(store, profile.name, cred, deps);
-    // DESIGN §7 budget (< 100 ms): the machine's share of a sign-in; `npm run bench` reads this line.
+    // docs/design.md §7 budget (< 100 ms): the machine's share of a sign-in; `npm run bench` reads this line.
     if (callbackAt !== undefined) deps.log.debug(`callback→stored ${Math.round(performance.now() - callbackAt)} ms`);
     stored = cred;
     return cred;
@@ -147,7 +147,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   if (choice.flow === 'device') {
     await signInWithDevice();
   } else {
-    // DESIGN §2: in `auto` mode, with no browser command configured, a browser that fails to
+    // docs/design.md §2: in `auto` mode, with no browser command configured, a browser that fails to
     // launch means the device flow when the provider has one (the loopback listener is closed).
     const canFallBack = profile.flow === 'auto' && !deps.env.AUTH_BROWSER && !deps.env.BROWSER && Boolean(metadata.device_authorization_endpoint);
     const fallback = new AbortController();
@@ -217,7 +217,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
 
 const hasDisplayName = (account: Credential['account']) => Boolean(account?.email || account?.name || account?.username);
 
-/** Flags and env given for this login become the profile's settings (DESIGN §2). */
+/** Flags and env given for this login become the profile's settings (docs/design.md §2). */
 function saveProfile(deps: Deps, profile: ResolvedProfile, opts: LoginOptions, makeActive: boolean): void {
   updateConfig(deps.paths.configFile, (config) => {
     const before: ProfileConfig = config.profiles[profile.name] ?? {};

@@ -29,7 +29,7 @@ export interface LogoutOptions {
 }
 
 /**
- * DESIGN §2 `auth logout`: revoke at the server when possible, always delete
+ * docs/design.md §2 `auth logout`: revoke at the server when possible, always delete
  * the local copy, report honestly. Exit 1 only when a revocation was attempted
  * and failed; logging out with nothing stored is exit 0.
  *
@@ -43,7 +43,7 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
   const config = loadConfig(deps.paths.configFile);
   const names = opts.all ? Object.keys(config.profiles) : [profileName(config, deps.env, opts.profile)];
   const profiles = names.map((name) => resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {}));
-  // DESIGN §2: with MFA on, logging out needs an unlock — checked for every profile before any is touched.
+  // docs/design.md §2: with MFA on, logging out needs an unlock — checked for every profile before any is touched.
   for (const profile of profiles) await requireUnlocked(profile, deps);
   let failed = false;
   for (const profile of profiles) {

@@ -15,7 +15,7 @@ import { plural, sanitize } from '../ui/text.js';
 import { loadProfile } from './context.js';
 
 /**
- * DESIGN §2 `auth mfa`: a local TOTP second factor guarding the stored
+ * docs/design.md §2 `auth mfa`: a local TOTP second factor guarding the stored
  * credentials (setup/unlock/lock/status/disable/backup-codes), and a terminal
  * authenticator for other accounts (add/code/list/remove). Codes are never
  * taken from argv; stdout carries only data (backup codes, a code, a list).
@@ -58,7 +58,7 @@ export async function runMfaSetup(opts: MfaProfileOptions, deps: Deps): Promise<
   }
   deps.log.info(`  ${uri}`);
 
-  // SECURITY R93: the secret becomes active only after one valid code.
+  // docs/security.md R93: the secret becomes active only after one valid code.
   let step: number | undefined;
   const tries = canPrompt(deps) ? 3 : 1;
   for (let i = 0; i < tries && step === undefined; i++) {

@@ -7,7 +7,7 @@ import { previewArg } from '../ui/text.js';
 import { runLogout } from './logout.js';
 
 /**
- * `auth profiles` (DESIGN §2): list (active marked), `use <name>`, and
+ * `auth profiles` (docs/design.md §2): list (active marked), `use <name>`, and
  * `remove <name>`, which logs out first (revocation as `auth logout` does it).
  * The list is data, so it goes to stdout; messages go to stderr.
  */

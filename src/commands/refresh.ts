@@ -8,7 +8,7 @@ export interface RefreshOptions {
   force?: boolean;
 }
 
-/** DESIGN §2 `auth refresh`: refresh when close to expiry, or now with --force. */
+/** docs/design.md §2 `auth refresh`: refresh when close to expiry, or now with --force. */
 export async function runRefresh(opts: RefreshOptions, deps: Deps): Promise<void> {
   const { profile } = loadProfile(deps, { profile: opts.profile });
   const store = await storeFor(profile, deps);

@@ -10,7 +10,7 @@ import { sanitize } from '../ui/text.js';
 import { startSpinner } from '../ui/spinner.js';
 
 /**
- * `auth setup` (DESIGN §2): an interactive wizard that turns a few answers into
+ * `auth setup` (docs/design.md §2): an interactive wizard that turns a few answers into
  * a working profile — preset → its fields → client → scopes → flow → storage →
  * profile name → a discovery check → save → "Log in now?". Re-running it on a
  * profile edits it with the current values as defaults. It needs a terminal;

@@ -32,7 +32,7 @@ export interface ProfileStatus {
 }
 
 /**
- * DESIGN §2 `auth status`: never prints a token; exit 0 when every shown profile is usable,
+ * docs/design.md §2 `auth status`: never prints a token; exit 0 when every shown profile is usable,
  * 1 when a stored credential could not be read, else 4.
  */
 export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number> {

@@ -25,7 +25,7 @@ export function parseTokenOptions(opts: TokenOptions): { format: TokenFormat; mi
   return { format, minTtlMs: minTtl * 1000 };
 }
 
-/** DESIGN §2 `auth token`: stdout carries the token and a newline, nothing else. */
+/** docs/design.md §2 `auth token`: stdout carries the token and a newline, nothing else. */
 export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
   const { format, minTtlMs } = parseTokenOptions(opts);
   const { profile } = loadProfile(deps, { profile: opts.profile });

@@ -5,7 +5,7 @@ import { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './na
 import type { ConfigIndex } from '../fast/config-index.js';
 
 /**
- * config.yaml (DESIGN §3): non-secret settings only. A malformed file is an
+ * config.yaml (docs/design.md §3): non-secret settings only. A malformed file is an
  * error naming the file, line and field; it is never silently ignored and never
  * overwritten (saving refuses to touch a file that does not parse).
  */

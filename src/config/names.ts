@@ -1,7 +1,7 @@
 /**
- * Names and enumerations of config.yaml (DESIGN §3), in a module with no
+ * Names and enumerations of config.yaml (docs/design.md §3), in a module with no
  * dependencies so the `auth token` fast path can use them without the YAML
- * parser (DESIGN §7).
+ * parser (docs/design.md §7).
  */
 export const FLOWS = ['auto', 'browser', 'device'] as const;
 export const STORAGES = ['keychain', 'file', 'encrypted-file'] as const;

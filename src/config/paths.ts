@@ -10,7 +10,7 @@ export interface Paths {
 }
 
 /**
- * DESIGN §3: AUTH_HOME holds everything; otherwise config under XDG_CONFIG_HOME
+ * docs/design.md §3: AUTH_HOME holds everything; otherwise config under XDG_CONFIG_HOME
  * (or %APPDATA%) and state under XDG_STATE_HOME (or %LOCALAPPDATA%).
  */
 export function resolvePaths(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, home: string): Paths {

@@ -3,7 +3,7 @@ import type { Config, EndpointsConfig, MfaConfig, ProfileConfig } from './config
 import { previewArg } from '../ui/text.js';
 import { PROFILE_NAME, STORAGES, type Flow, type StorageKind } from './names.js';
 
-/** What the command line can say about a profile. Flags beat env beat file (DESIGN §3). */
+/** What the command line can say about a profile. Flags beat env beat file (docs/design.md §3). */
 export interface ProfileFlags {
   profile?: string;
   issuer?: string;
@@ -86,7 +86,7 @@ export function isLoopbackHttp(url: URL): boolean {
 }
 
 /**
- * DESIGN §3 / SECURITY R02: issuers are https; plain http only for loopback
+ * docs/design.md §3 / docs/security.md R02: issuers are https; plain http only for loopback
  * hosts (local test servers). No query or fragment (RFC 8414 §2).
  */
 export function checkIssuer(value: string): string {

@@ -4,7 +4,7 @@ import type { Paths } from '../config/paths.js';
 
 /**
  * The parsed config.yaml, cached as JSON for the `auth token` warm path
- * (DESIGN §7: the YAML parser is too big to load there). The slow path writes
+ * (docs/design.md §7: the YAML parser is too big to load there). The slow path writes
  * it whenever it parses the config; the fast path uses it only when the config
  * file's bytes are exactly the `text` recorded here, so an edit by hand, by
  * another process or by a newer version is never missed. Non-secret, like the

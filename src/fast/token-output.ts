@@ -1,14 +1,14 @@
 import type { Credential } from '../store/credential.js';
 
 /**
- * The one formatter for `auth token` output (DESIGN §2), shared by the
+ * The one formatter for `auth token` output (docs/design.md §2), shared by the
  * command and the warm-path shortcut in src/fast/token.ts so both print the
- * same bytes. Dependency-free on purpose (DESIGN §7).
+ * same bytes. Dependency-free on purpose (docs/design.md §7).
  */
 export const TOKEN_FORMATS = ['raw', 'json', 'header'] as const;
 export type TokenFormat = (typeof TOKEN_FORMATS)[number];
 
-/** SECURITY R89: said on stderr when the token is about to land on a terminal. */
+/** docs/security.md R89: said on stderr when the token is about to land on a terminal. */
 export const TTY_TOKEN_WARNING = '(This token grants access to your account; do not share it or paste it into untrusted places.)';
 
 /**

@@ -11,7 +11,7 @@ import { configFromIndex, configIndexPath } from './config-index.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from './token-output.js';
 
 /**
- * The warm path of `auth token` (DESIGN §7): a valid stored token printed
+ * The warm path of `auth token` (docs/design.md §7): a valid stored token printed
  * without loading commander, the YAML parser or the protocol library. It
  * answers only the plain case — known flags, config unchanged since the slow
  * path indexed it, no MFA, no refresh due (of the ID token too, with
@@ -27,7 +27,7 @@ export interface FastTokenArgs {
   idToken: boolean;
 }
 
-/** Output by file descriptor: creating process.stdout alone costs ~5% of startup (DESIGN §7). */
+/** Output by file descriptor: creating process.stdout alone costs ~5% of startup (docs/design.md §7). */
 export interface FastIO {
   stdoutIsTTY(): boolean;
   /** Writes all of `text` to fd 1 or 2. */
@@ -99,7 +99,7 @@ const myUid = () => (typeof process.getuid === 'function' ? process.getuid() : u
  * File contents without following a symlink or blocking on a FIFO; null when
  * absent. With `private`, only what store/fs-safe.ts would read without a word:
  * a regular file owned by this user in a directory owned by this user, neither
- * accessible to others (SECURITY R75) — anything else throws, and the slow
+ * accessible to others (docs/security.md R75) — anything else throws, and the slow
  * path refuses, warns or tightens it as it does.
  */
 /**
@@ -183,7 +183,7 @@ async function bounded<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T 
  * not stored where the profile's storage says (store/select.ts then looks in
  * the other stores and moves it), encrypted, a keychain that fails or is
  * slow, a credential stored in parts (store/keychain.ts chunks), or an MFA
- * secret in the keychain (SECURITY R98: the guard decides).
+ * secret in the keychain (docs/security.md R98: the guard decides).
  */
 async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv): Promise<string | undefined> {
   const fileStore = join(paths.credentialsDir, `${profile.name}.json`);
@@ -195,7 +195,7 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   const check = process.platform === 'linux' ? checkSecretService(env) : undefined;
   let keyring: Keyring | undefined;
   try {
-    // Loaded only here: the native binding costs ~4% of startup (DESIGN §7).
+    // Loaded only here: the native binding costs ~4% of startup (docs/design.md §7).
     keyring = require('@napi-rs/keyring') as Keyring;
   } catch {
     keyring = undefined;
@@ -221,7 +221,7 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
 export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: FastIO): Promise<number | undefined> {
   const args = parseFastTokenArgs(argv);
   if (!args) return undefined;
-  // SECURITY R03 is refused by main.ts; --debug output and the test clock live there too.
+  // docs/security.md R03 is refused by main.ts; --debug output and the test clock live there too.
   if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' || env.AUTH_DEBUG === '1' || env.AUTH_TEST_NOW_MS !== undefined) return undefined;
   let out: string;
   try {

@@ -5,7 +5,7 @@ import { peerOwner, type PeerOwner } from './peer-owner.js';
 import { renderPage, STYLE_HASH, type PageContent } from '../ui/html.js';
 
 /**
- * The loopback redirect listener (RFC 8252 §7.3, §8.3; SECURITY R20–R28).
+ * The loopback redirect listener (RFC 8252 §7.3, §8.3; docs/security.md R20–R28).
  * Bound to 127.0.0.1 only, exclusive port, exact GET path, Host checked.
  * Requests with a missing or wrong `state` are answered 400 and the flow keeps
  * waiting; more than MAX_JUNK_REQUESTS of them from this user's own programs end
@@ -15,7 +15,7 @@ import { renderPage, STYLE_HASH, type PageContent } from '../ui/html.js';
  * one accepted; its page is held until the caller says how the sign-in ended.
  */
 export interface AcceptedCallback {
-  /** The received query, on the stored redirect URI (SECURITY R26). */
+  /** The received query, on the stored redirect URI (docs/security.md R26). */
   url: URL;
   /** Completes the browser's request with the final page. */
   respond(page: PageContent): void;

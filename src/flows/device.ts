@@ -9,7 +9,7 @@ type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponse
 /**
  * Device authorization grant (RFC 8628). openid-client polls at `interval`
  * (5 s when absent), adds 5 s on every slow_down and honours Retry-After
- * (SECURITY R48, R49); this wrapper validates the response (R46), stops at
+ * (docs/security.md R48, R49); this wrapper validates the response (R46), stops at
  * `expires_in` (R50), backs off on network errors (R51) and never hands the
  * device code to anyone (R52). Never writes to a stream.
  */

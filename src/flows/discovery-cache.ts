@@ -7,7 +7,7 @@ import { checkEndpoints } from './server.js';
 
 /**
  * Discovery metadata kept on disk so a refresh needs no discovery round-trip
- * (DESIGN §7). SECURITY R07: the file lives in the user-only state dir, is
+ * (docs/design.md §7). docs/security.md R07: the file lives in the user-only state dir, is
  * bound to the issuer it was fetched for, and is re-checked on every load —
  * the issuer inside must still equal the configured one byte for byte (R01)
  * and every endpoint must pass the https rule (R02). Anything else, or an

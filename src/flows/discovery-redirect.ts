@@ -10,9 +10,9 @@ import { redactUrl } from '../ui/log.js';
  * This customFetch follows redirects for the discovery GET only — the one URL
  * derived from the issuer — within the issuer's origin and at most
  * MAX_DISCOVERY_REDIRECTS hops; the document's `issuer` is then checked exactly
- * as always (SECURITY R01). A redirect to another origin is refused without
+ * as always (docs/security.md R01). A redirect to another origin is refused without
  * contacting it. Every other request (token, revocation, device, PAR, user
- * info, JWKS) still treats a 3xx as an error (SECURITY R04).
+ * info, JWKS) still treats a 3xx as an error (docs/security.md R04).
  */
 export const MAX_DISCOVERY_REDIRECTS = 3;
 

@@ -80,13 +80,13 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
     cb.onCallback();
     let tokens: TokenResponse;
     try {
-      // SECURITY R08: only the code flow. openid-client refuses `id_token`/`token` in the
+      // docs/security.md R08: only the code flow. openid-client refuses `id_token`/`token` in the
       // response but not `access_token`; a response carrying tokens is never exchanged.
       const implicit = IMPLICIT_PARAMS.find((p) => callback.url.searchParams.has(p));
       if (implicit) {
         throw new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the response to the callback carried "${implicit}", which only the implicit or hybrid flow sends; auth uses the authorization code flow only, so nothing was exchanged.`);
       }
-      // The URL is the stored redirect URI plus the received query (SECURITY R26);
+      // The URL is the stored redirect URI plus the received query (docs/security.md R26);
       // openid-client checks iss (RFC 9207), state, error and duplicates (R27–R31).
       const tokenParams: Record<string, string> = {};
       if (o.resources.length === 1) tokenParams.resource = o.resources[0]!;
@@ -102,7 +102,7 @@ export async function runLoopbackFlow(o: LoopbackOptions, cb: LoopbackCallbacks)
           hint: e.error === 'access_denied' ? 'Run `auth login` again and approve the request in the browser.' : undefined,
         } as { hint?: string })
         : isMixUp(e, metadata)
-          // RFC 9207 / SECURITY R29: the response names no issuer or another one (mix-up defence).
+          // RFC 9207 / docs/security.md R29: the response names no issuer or another one (mix-up defence).
           ? new AuthError('AUTH_PROVIDER_ERROR', `Sign-in was not completed: the response did not identify ${o.config.serverMetadata().issuer} as its sender (missing or wrong "iss"), so it may come from another provider; nothing was exchanged.`, {
             hint: 'Run `auth login` again; if it repeats, check which sign-in pages your browser is using.',
           })

@@ -5,7 +5,7 @@ import { ProviderAnswerError } from './bounded-fetch.js';
 /**
  * The one place that turns openid-client / oauth4webapi / fetch failures into
  * AuthErrors. Library errors carry response bodies and callback parameters in
- * `cause` (SECURITY R85), so only the OAuth `error` code, a sanitised
+ * `cause` (docs/security.md R85), so only the OAuth `error` code, a sanitised
  * `error_description` and the library's fixed message text are ever printed.
  * Failures are told apart by the library's error `code` and the structured
  * details in its `cause` (which check failed), never by message text.

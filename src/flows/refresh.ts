@@ -13,7 +13,7 @@ import { credentialFromTokens } from './tokens.js';
 import { reissueServiceCredential } from './client-credentials.js';
 
 /**
- * The one refresh path (used by token, refresh, exec, status). DESIGN §5:
+ * The one refresh path (used by token, refresh, exec, status). docs/design.md §5:
  * under a per-profile cross-process lock, re-read the store, use a token
  * another process just stored, else refresh and persist the rotated refresh
  * token before the lock is released.
@@ -57,7 +57,7 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
     const current = await store.get(profile);
     if (!current) throw notLoggedIn(profile);
     // Any token stored since our first read is as fresh as the provider makes them: use it
-    // rather than spending (and, under rotation, racing) another refresh (DESIGN §5).
+    // rather than spending (and, under rotation, racing) another refresh (docs/design.md §5).
     if (current.accessToken !== first.accessToken && !isExpired(current, deps.clock.now(), idToken)) {
       deps.log.debug('another process refreshed the token while we waited; using it');
       return { credential: current, refreshed: false };

@@ -2,7 +2,7 @@ import type { Deps } from '../deps.js';
 import type { ServerFetch } from '../providers/resolve.js';
 
 /**
- * Bounded retries for transient provider failures (issue 5), as openid-client's
+ * Bounded retries for transient provider failures (docs/design.md §5), as openid-client's
  * customFetch. It sits under the preset quirk adapters, so it sees exactly what
  * goes over the wire. What may be sent again depends on what the request can
  * consume on the server:
@@ -16,7 +16,7 @@ import type { ServerFetch } from '../providers/resolve.js';
  *   treated the same way — unless it carries a private_key_jwt assertion, whose
  *   jti a server may already have recorded (then only an unsent request is retried).
  * - Every other POST — above all the authorization_code, refresh_token and
- *   device_code grants (SECURITY R32, R59), but also PAR, device authorization
+ *   device_code grants (docs/security.md R32, R59), but also PAR, device authorization
  *   and revocation (which handles its own 503, R70) — is sent again only when the
  *   connection was refused: then the request provably never left (R59).
  *

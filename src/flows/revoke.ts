@@ -12,7 +12,7 @@ export type RevokeOutcome =
 
 /**
  * RFC 7009: revoke the refresh token first (it ends the grant), then the access
- * token (SECURITY R68), at the revocation endpoint of the issuer that issued them.
+ * token (docs/security.md R68), at the revocation endpoint of the issuer that issued them.
  */
 export async function revokeCredential(cred: Credential, deps: Deps, clientSecret?: string): Promise<RevokeOutcome> {
   let config: client.Configuration;

@@ -23,7 +23,7 @@ export interface ServerOptions {
   clientAuth?: client.ClientAuth;
   /** How to reach the provider (providers/resolve.ts); by default looked up from the config by issuer. */
   server?: ServerDescription;
-  /** Use discovery metadata cached on disk when fresh (flows/discovery-cache.ts, SECURITY R07). */
+  /** Use discovery metadata cached on disk when fresh (flows/discovery-cache.ts, docs/security.md R07). */
   useCache?: boolean;
 }
 
@@ -35,7 +35,7 @@ const ENDPOINT_FIELDS = [
 export async function connectServer(options: ServerOptions, deps: Deps): Promise<client.Configuration> {
   const issuerUrl = new URL(options.issuer);
   const insecureLoopback = isLoopbackHttp(issuerUrl);
-  // Presets without discovery (GitHub) and profiles naming their endpoints bring explicit metadata (DESIGN §8).
+  // Presets without discovery (GitHub) and profiles naming their endpoints bring explicit metadata (docs/design.md §8).
   const server = options.server ?? describeServer(options.issuer, deps);
   const secretAuth = server.tokenEndpointAuth === 'client_secret_post' ? client.ClientSecretPost : client.ClientSecretBasic;
   const auth = options.clientAuth ?? (options.clientSecret ? secretAuth(options.clientSecret) : client.None());
@@ -104,7 +104,7 @@ export function checkEndpoints(metadata: client.ServerMetadata): void {
       throw new AuthError('AUTH_INSECURE', `Refusing to use the provider: its ${field} is not an https URL.`);
     }
   }
-  // RFC 7636 §7.2 / SECURITY R11: never downgrade PKCE.
+  // RFC 7636 §7.2 / docs/security.md R11: never downgrade PKCE.
   const methods = metadata.code_challenge_methods_supported;
   if (Array.isArray(methods) && !methods.includes('S256')) {
     throw new AuthError('AUTH_PROVIDER_ERROR', 'The provider does not support PKCE with S256, which auth requires for a safe sign-in.');

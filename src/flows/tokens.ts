@@ -5,7 +5,7 @@ import type { Account, Credential, CredentialKind } from '../store/credential.js
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
-/** When `expires_in` is absent we assume a short life so the token is re-checked soon (SECURITY R36, policy). */
+/** When `expires_in` is absent we assume a short life so the token is re-checked soon (docs/security.md R36, policy). */
 export const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
 /** A provider's expires_in is capped at a year: 1e300 s would make the stored expiry an invalid date. */
 export const MAX_TOKEN_LIFETIME_S = 365 * 24 * 60 * 60;
@@ -28,7 +28,7 @@ export function bearerTokenProblem(token: string): string | undefined {
 }
 
 /**
- * Checks openid-client leaves to the client (SECURITY R38, R40): no audience
+ * Checks openid-client leaves to the client (docs/security.md R38, R40): no audience
  * beyond the client_id, and an `iat` that is neither in the future nor stale.
  */
 export function checkIdTokenPolicy(claims: client.IDToken, clientId: string, nowMs: number): void {
@@ -63,7 +63,7 @@ export function accountFromClaims(claims: Record<string, unknown> | undefined): 
 
 /**
  * The account after a refresh: the new ID token's claims win, and display fields it
- * lacks (taken from userinfo at login, SECURITY R90) are kept for the same subject.
+ * lacks (taken from userinfo at login, docs/security.md R90) are kept for the same subject.
  */
 export function mergeAccount(previous: Account | undefined, next: Account | undefined): Account | undefined {
   if (!next) return previous;
@@ -77,7 +77,7 @@ export function credentialFromTokens(
 ): Credential {
   const tokenType = String(tokens.token_type ?? 'bearer');
   if (tokenType.toLowerCase() !== 'bearer') {
-    // SECURITY R64: a DPoP-bound token must not be handed out as a Bearer token.
+    // docs/security.md R64: a DPoP-bound token must not be handed out as a Bearer token.
     throw new AuthError('AUTH_PROVIDER_ERROR', `The provider issued a ${tokenType} token; auth only handles Bearer tokens.`);
   }
   // The response's own number (oauth4webapi has checked it is a non-negative number): R36 stores
@@ -135,7 +135,7 @@ function checkIssuedToken(token: unknown, which: string, previous: Credential | 
   });
 }
 
-/** OpenID Connect Core §12.2 / SECURITY R43: a refreshed ID token keeps the same identity. */
+/** OpenID Connect Core §12.2 / docs/security.md R43: a refreshed ID token keeps the same identity. */
 function checkRefreshedIdentity(previous: Credential, claims: client.IDToken): void {
   const before = decodePayload(previous.idToken!);
   if (!before) return;

@@ -8,7 +8,7 @@ import { openSecretStore, secretStoreFor, type SecretBackend } from './secret-st
 import { ALGORITHMS, type Algorithm, type TotpParams } from './totp.js';
 
 /**
- * The terminal authenticator (DESIGN §2 `auth mfa add|code|list|remove`).
+ * The terminal authenticator (docs/design.md §2 `auth mfa add|code|list|remove`).
  * Secrets go to the secret store (account `authenticator:<name>`); the index
  * `<state>/authenticator/index.json` holds only what `list` shows and where
  * each secret lives — never a secret.

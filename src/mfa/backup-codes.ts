@@ -1,7 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 
 /**
- * Backup codes (DESIGN §2, SECURITY R100): 10 codes of 10 lowercase base32
+ * Backup codes (docs/design.md §2, docs/security.md R100): 10 codes of 10 lowercase base32
  * characters (50 bits from the CSPRNG) shown once as `abcde-fghij`; only salted
  * scrypt hashes are kept. 50 bits is under R100's 64, so every backup-code
  * attempt counts toward the R96 lockout.

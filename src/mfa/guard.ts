@@ -12,7 +12,7 @@ import {
 import { matchStep, stepAt } from './totp.js';
 
 /**
- * The verifier (SECURITY R94–R102): ±1 time step, replay rejection through the
+ * The verifier (docs/security.md R94–R102): ±1 time step, replay rejection through the
  * persisted last step, 3 failures → 15-minute lockout persisted across
  * processes, single-use backup codes — all under the per-profile MFA lock,
  * with each attempt charged before it is checked (R97).
@@ -160,7 +160,7 @@ export function lockedError(profile: string): AuthError {
 }
 
 /**
- * DESIGN §2: with MFA on for the profile, `auth token`, `auth exec`, `auth
+ * docs/design.md §2: with MFA on for the profile, `auth token`, `auth exec`, `auth
  * login` and `auth logout` need an open unlock window. Open → returns at once
  * (one small file read). Locked → on a terminal asks for a code inline; without
  * one throws exit 4 naming `auth mfa unlock`.

@@ -3,7 +3,7 @@ import { AuthError, interrupted } from '../errors.js';
 
 /**
  * Codes and secrets come from the terminal, or from the first line of stdin
- * when stdin is not a terminal — never from argv (DESIGN §2, SECURITY R101).
+ * when stdin is not a terminal — never from argv (docs/design.md §2, docs/security.md R101).
  * Prompts go to stderr; typed codes are masked (backup codes must not echo).
  */
 export function canPrompt(deps: Deps): boolean {

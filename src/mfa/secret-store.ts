@@ -5,8 +5,8 @@ import { AuthError } from '../errors.js';
 import { readPrivateFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 
 /**
- * Where MFA and authenticator secrets live (DESIGN §2 "Secrets live in the
- * keychain", SECURITY R91): the OS keychain (service `authcli`, account
+ * Where MFA and authenticator secrets live (docs/design.md §2 "Secrets live in the
+ * keychain", docs/security.md R91): the OS keychain (service `authcli`, account
  * `mfa:<profile>` or `authenticator:<name>` — a ':' never occurs in a profile
  * name, so these cannot collide with credentials), else a 0600 file under
  * `<state>/secrets/`. Which backend holds a secret is recorded next to it (MFA
@@ -76,7 +76,7 @@ class KeychainSecretStore implements SecretStore {
     const entry = await this.entry(account);
     try {
       await withTimeout((signal) => entry.setPassword(value, signal));
-      // Read back: a write can "succeed" into a backend that does not keep it (DESIGN §4).
+      // Read back: a write can "succeed" into a backend that does not keep it (docs/design.md §4).
       if ((await withTimeout((signal) => entry.getPassword(signal))) !== value) throw new Error('the secret did not read back after writing');
     } catch (e) {
       throw this.fail('store', account, e);
@@ -135,7 +135,7 @@ async function keychainUsable() {
 }
 
 /**
- * The store a new secret goes to, chosen like the credential store (DESIGN §4):
+ * The store a new secret goes to, chosen like the credential store (docs/design.md §4):
  * `file`/`encrypted-file` → a 0600 file; pinned `keychain` → the keychain or
  * exit 1; the default → the keychain, else a file with a warning naming it.
  */
@@ -155,7 +155,7 @@ export async function openSecretStore(kind: StorageKind | undefined, deps: Deps,
 
 /**
  * Every backend that might hold `account`, for detecting a secret whose
- * bookkeeping was lost (SECURITY R98). The keychain is asked only when the
+ * bookkeeping was lost (docs/security.md R98). The keychain is asked only when the
  * storage setting allows it and it answers.
  */
 export async function findSecret(account: string, kind: StorageKind | undefined, deps: Deps): Promise<{ store: SecretStore; value: string } | undefined> {

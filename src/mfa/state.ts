@@ -9,7 +9,7 @@ import { ALGORITHMS, type TotpParams } from './totp.js';
 import type { SecretBackend } from './secret-store.js';
 
 /**
- * Per-profile MFA bookkeeping, split in two (SECURITY R98):
+ * Per-profile MFA bookkeeping, split in two (docs/security.md R98):
  * - the factor (`FactorRecord`: TOTP secret + backup-code hashes) in the secret
  *   store, account `mfa:<profile>`;
  * - the verifier state (`MfaState`: replay step, failures, lockout, unlock
@@ -135,7 +135,7 @@ export const lockedOutError = (profile: string, until: number, now: number) =>
     hint: `Wait until then and run \`${unlockHint(profile)}\` again.`,
   });
 
-/** One message for a wrong, replayed or malformed code (SECURITY R99). */
+/** One message for a wrong, replayed or malformed code (docs/security.md R99). */
 export const invalidCodeError = (profile: string) =>
   new AuthError('AUTH_MFA_LOCKED', `Invalid code for profile ${profile}.`, {
     hint: `Enter the current code from your authenticator app, or an unused backup code. After ${LOCKOUT_FAILURES} failed codes in a row MFA locks for 15 minutes.`,

@@ -18,9 +18,9 @@ export interface TotpParams {
   period: number;
 }
 
-/** DESIGN §2: the settings every authenticator app accepts. */
+/** docs/design.md §2: the settings every authenticator app accepts. */
 export const ENROLMENT = { algorithm: 'SHA1', digits: 6, period: 30 } as const;
-/** SECURITY R91 / RFC 4226 §4 R6: 160-bit secrets. */
+/** docs/security.md R91 / RFC 4226 §4 R6: 160-bit secrets. */
 const SECRET_BYTES = 20;
 /** Imported secrets shorter than 80 bits are refused (RFC 4226 §4 asks for 128; some issuers still use 80). */
 const MIN_IMPORT_BITS = 80;
@@ -68,7 +68,7 @@ export function matchStep(p: TotpParams, code: string, steps: number[]): number 
 
 /**
  * The key URI of the enrolment QR code (Google Authenticator Key URI format),
- * in the shape DESIGN/issue 9 show: `otpauth://totp/authcli:<account>?secret=…&issuer=authcli`.
+ * in the shape `auth mfa enable` prints: `otpauth://totp/authcli:<account>?secret=…&issuer=authcli`.
  */
 export function enrolmentUri(account: string, secret: string): string {
   const uri = `otpauth://totp/authcli:${encodeURIComponent(account)}?secret=${secret}&issuer=authcli&algorithm=${ENROLMENT.algorithm}&digits=${ENROLMENT.digits}&period=${ENROLMENT.period}`;

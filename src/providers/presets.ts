@@ -1,7 +1,7 @@
 import type { Flow } from '../config/config.js';
 
 /**
- * Provider presets (DESIGN §2 `auth setup`, §8): data only — one entry per
+ * Provider presets (docs/design.md §2 `auth setup`, §8): data only — one entry per
  * provider, no flow code. A preset turns a few answers (tenant, domain, realm,
  * base URL) into an issuer, says whether the provider publishes OpenID
  * discovery, and lists the defaults a new profile starts from. Endpoint

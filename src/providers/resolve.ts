@@ -8,12 +8,12 @@ import { findPreset, PRESETS, type EndpointTemplates, type Preset } from './pres
 import { githubQuirks } from './quirks/github.js';
 
 /**
- * Profile → what connectServer needs to talk to the provider (STYLE
- * `providers/resolve.ts`): discovery at the issuer, or explicit server metadata
+ * Profile → what connectServer needs to talk to the provider
+ * (docs/architecture.md): discovery at the issuer, or explicit server metadata
  * for providers without discovery and for profiles that name their endpoints;
  * the issuer a preset vouches for when discovery answers with another one
  * (Entra ID multi-tenant); and the preset's wire-quirk adapter, a fetch
- * wrapper, so the flows never learn about a provider's oddities (DESIGN §8).
+ * wrapper, so the flows never learn about a provider's oddities (docs/design.md §8).
  */
 export interface ServerDescription {
   issuer: string;
@@ -146,7 +146,7 @@ export function describeProfile(profile: ProfileLike): ServerDescription {
 }
 
 /**
- * The server behind an issuer, as configured. SECURITY R06: an issuer string
+ * The server behind an issuer, as configured. docs/security.md R06: an issuer string
  * names one server, so every profile that uses it must agree on its endpoints;
  * a second profile pointing the same issuer elsewhere is refused. An issuer no
  * profile describes falls back to a preset that owns it (GitHub.com, Google,
@@ -164,7 +164,7 @@ export function describeServer(issuer: string, deps: Pick<Deps, 'paths'>): Serve
     const key = (d: ServerDescription) => JSON.stringify([d.metadata ?? null, d.quirks ?? null, d.acceptIssuer ?? null, d.tokenEndpointAuth]);
     const other = found.find((f) => key(f.description) !== key(first.description));
     if (other) {
-      throw new AuthError('AUTH_CONFIG_INVALID', `Profiles ${first.name} and ${other.name} use the same issuer ${issuer} with different endpoints or providers, so neither is trusted (SECURITY R06).`, {
+      throw new AuthError('AUTH_CONFIG_INVALID', `Profiles ${first.name} and ${other.name} use the same issuer ${issuer} with different endpoints or providers, so neither is trusted (docs/security.md R06).`, {
         hint: 'Give each server its own issuer identifier, or make the two profiles agree (`auth setup` edits a profile).',
       });
     }
@@ -189,7 +189,7 @@ export function presetOwning(issuer: string): Preset | undefined {
 }
 
 /**
- * SECURITY R01: the discovered issuer must be exactly the configured one. The
+ * docs/security.md R01: the discovered issuer must be exactly the configured one. The
  * only exception is the one a preset vouches for: Entra ID's /common and
  * /organizations documents say `https://login.microsoftonline.com/{tenantid}/v2.0`
  * (openid-client then checks each ID token's `iss` against its `tid`), and
@@ -224,7 +224,7 @@ export async function accountFromUserinfo(config: client.Configuration, accessTo
     const info = await oc.fetchUserInfo(config, accessToken, expectedSubject ?? oc.skipSubjectCheck);
     return accountFromClaims(info as Record<string, unknown>);
   } catch (e) {
-    // Never the error's cause: it carries the response body (SECURITY R85).
+    // Never the error's cause: it carries the response body (docs/security.md R85).
     const code = (e as { code?: unknown }).code;
     if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') deps.log.debug('user info names a different subject than the ID token; ignored');
     else deps.log.debug(`user info lookup failed (${(e as Error).name}); the account stays ${expectedSubject ? 'the subject' : 'unnamed'}`);

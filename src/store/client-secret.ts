@@ -3,7 +3,7 @@ import type { Deps } from '../deps.js';
 import { openVault } from './select.js';
 
 /**
- * Client secrets (DESIGN §4: "Client secrets given in the wizard go to the
+ * Client secrets (docs/design.md §4: "Client secrets given in the wizard go to the
  * keychain too; the config only names them"). They live in the same store as
  * the profile's credential — keychain service `authcli`, account
  * `<profile>:client-secret`; with the file stores `<profile>.client-secret`

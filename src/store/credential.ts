@@ -1,7 +1,7 @@
 /**
- * The one credential per profile (DESIGN §4). In memory it is camelCase with
+ * The one credential per profile (docs/design.md §4). In memory it is camelCase with
  * epoch-millisecond times; on disk and in keychain secrets it is the snake_case
- * shape DESIGN §4 fixes, with `expires_at` in epoch seconds.
+ * shape docs/design.md §4 fixes, with `expires_at` in epoch seconds.
  */
 export type CredentialKind = 'oauth' | 'static' | 'client_credentials';
 

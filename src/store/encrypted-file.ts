@@ -6,7 +6,7 @@ import { readPrivateFile, releaseFileWrite, removeFile, writePrivateFileAtomic }
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
- * `encrypted-file` store (DESIGN §4): AES-256-GCM under a key derived with
+ * `encrypted-file` store (docs/design.md §4): AES-256-GCM under a key derived with
  * scrypt from AUTH_PASSPHRASE (or a passphrase asked on the terminal). File:
  *   "AUTHENC" | version (1 byte) | salt (16) | nonce (12) | ciphertext | tag (16)
  * A fresh salt and nonce on every write; the header is authenticated as

@@ -6,7 +6,7 @@ import { credentialFromSecret, VaultTokenStore, type SecretVault } from './vault
 
 /**
  * The first bytes of an `encrypted-file` store file. Both file stores use the
- * same path (DESIGN §4 "the same file"); the content says which one wrote it.
+ * same path (docs/design.md §4 "the same file"); the content says which one wrote it.
  */
 export const ENCRYPTED_MAGIC = Buffer.from('AUTHENC');
 
@@ -15,7 +15,7 @@ export function isEncryptedBlob(buf: Buffer): boolean {
 }
 
 /**
- * The file for a key: `<profile>.json` for a credential (DESIGN §4),
+ * The file for a key: `<profile>.json` for a credential (docs/design.md §4),
  * `<profile>.client-secret` for `<profile>:client-secret`.
  */
 export function storeFilePath(dir: string, key: string): string {
@@ -33,7 +33,7 @@ export function reserveStoreWrite(file: string, warn?: (message: string) => void
   reserveFileWrite(file, Math.max(64 * 1024, 4 * size), warn ? { warn } : {});
 }
 
-/** `file` vault: plain text, 0600 in a 0700 dir, atomic writes, no symlinks (SECURITY R74–R77). */
+/** `file` vault: plain text, 0600 in a 0700 dir, atomic writes, no symlinks (docs/security.md R74–R77). */
 export class FileVault implements SecretVault {
   readonly kind = 'file' as const;
   constructor(readonly dir: string, private readonly warn?: (message: string) => void) {}

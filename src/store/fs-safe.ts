@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { AuthError } from '../errors.js';
 
 /**
- * File primitives for everything we persist (SECURITY R74–R77): user-only
+ * File primitives for everything we persist (docs/security.md R74–R77): user-only
  * modes regardless of umask, no symlink following, atomic replace.
  */
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
@@ -25,7 +25,7 @@ const isNoSpace = (e: unknown) => (e as NodeJS.ErrnoException)?.code === 'ENOSPC
 
 /** Options for the credential stores: R75 checks on read, and where to say that a mode was tightened. */
 export interface PrivateFileOptions {
-  /** Check the file and its directory before reading (owner, mode; SECURITY R75). */
+  /** Check the file and its directory before reading (owner, mode; docs/security.md R75). */
   private?: boolean;
   /** Called with a user-facing line when a group/world-accessible dir or file was tightened. */
   warn?: (message: string) => void;
@@ -34,7 +34,7 @@ export interface PrivateFileOptions {
 const octal = (mode: number) => (mode & 0o777).toString(8).padStart(4, '0');
 const uid = () => (typeof process.getuid === 'function' ? process.getuid() : undefined);
 
-/** SECURITY R75: refuse a store dir that is a symlink or belongs to another uid; tighten one that others can access. */
+/** docs/security.md R75: refuse a store dir that is a symlink or belongs to another uid; tighten one that others can access. */
 function checkDir(dir: string, st: Stats, warn?: (message: string) => void): void {
   if (st.isSymbolicLink() || !st.isDirectory()) {
     throw storageError(`Refusing to use ${dir}: it is a symbolic link or not a directory.`);
@@ -51,7 +51,7 @@ function checkDir(dir: string, st: Stats, warn?: (message: string) => void): voi
 }
 
 export function ensurePrivateDir(dir: string, warn?: (message: string) => void): void {
-  // A umask only removes bits, so a directory created here is at most 0700 (SECURITY R74);
+  // A umask only removes bits, so a directory created here is at most 0700 (docs/security.md R74);
   // one that already existed is checked and, if others can reach it, tightened (R75).
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   checkDir(dir, lstatSync(dir), warn);
@@ -72,7 +72,7 @@ function openNoFollow(file: string, nonBlocking: boolean): number | undefined {
 /**
  * Reads a file without following a symlink; undefined when it does not exist.
  * With `private`, the file and its directory must belong to this user and are
- * tightened to 0600/0700 when others can access them (SECURITY R75).
+ * tightened to 0600/0700 when others can access them (docs/security.md R75).
  */
 export function readPrivateFile(file: string, opts: PrivateFileOptions = {}): Buffer | undefined {
   if (opts.private) {

@@ -5,7 +5,7 @@ import { checkSecretService } from './secret-service-check.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
- * The OS keychain through @napi-rs/keyring (DESIGN §4): macOS Keychain,
+ * The OS keychain through @napi-rs/keyring (docs/design.md §4): macOS Keychain,
  * Windows Credential Manager, the Secret Service on Linux. Service `authcli`,
  * account = the key (profile name, or `<profile>:client-secret`), the value
  * as one secret string (in chunks when it is too long for one entry, below).

@@ -3,7 +3,7 @@ import type { Credential } from './credential.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { TokenStore } from './token-store.js';
 
-/** The per-profile lock every command that changes a profile's credential takes (DESIGN §5). */
+/** The per-profile lock every command that changes a profile's credential takes (docs/design.md §5). */
 export function acquireProfileLock(profile: string, deps: Deps): Promise<Lock> {
   return acquireLock(deps.paths.locksDir, profile, {
     signal: deps.signal,

@@ -1,5 +1,5 @@
 // node:net is loaded only when a bus must be dialled: it costs ~2.5 ms of the `auth token`
-// startup budget (DESIGN §7), and the file store's fast path never dials.
+// startup budget (docs/design.md §7), and the file store's fast path never dials.
 import type { Socket } from 'node:net';
 
 /**

@@ -11,7 +11,7 @@ import type { TokenStore } from './token-store.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
- * Which store holds a profile's secrets (DESIGN §4, SECURITY R73).
+ * Which store holds a profile's secrets (docs/design.md §4, docs/security.md R73).
  *
  * - `storage` unset: the OS keychain; when it is unavailable, the `file` store
  *   with a warning naming the file when one is first written there.

@@ -1,7 +1,7 @@
 import type { StorageKind } from '../config/config.js';
 import type { Credential } from './credential.js';
 
-/** One store interface for every backend (DESIGN §4). */
+/** One store interface for every backend (docs/design.md §4). */
 export interface TokenStore {
   readonly kind: StorageKind;
   /** Human description of where a profile's credential lives (for status and warnings). */

@@ -6,7 +6,7 @@ import type { TokenStore } from './token-store.js';
 /**
  * One storage backend for secret strings, addressed by key: the credential of
  * profile `work` is key `work`, its client secret `work:client-secret` (":"
- * never occurs in a profile name). Every backend of DESIGN §4 is a vault; the
+ * never occurs in a profile name). Every backend of docs/design.md §4 is a vault; the
  * credential store and the client-secret helpers are thin layers over them.
  */
 export interface SecretVault {

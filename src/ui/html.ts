@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 
 /**
- * The page the browser shows after the redirect (DESIGN §2, SECURITY R25): a
+ * The page the browser shows after the redirect (docs/design.md §2, docs/security.md R25): a
  * small self-contained document, every dynamic string HTML-escaped, never the
  * code or a token, no external resources.
  */

@@ -5,7 +5,7 @@ const SENSITIVE_PARAMS = new Set([
   'device_code', 'user_code', 'client_secret', 'client_assertion', 'token', 'password', 'request_uri', 'secret',
 ]);
 
-/** Replaces values of secret-bearing query parameters (SECURITY R87). */
+/** Replaces values of secret-bearing query parameters (docs/security.md R87). */
 export function redactUrl(input: string): string {
   let url: URL;
   try {

@@ -4,7 +4,7 @@ export interface Spinner {
   stop(): void;
 }
 
-/** A spinner on stderr, only on a TTY with colour allowed (DESIGN §6); otherwise nothing. */
+/** A spinner on stderr, only on a TTY with colour allowed (docs/design.md §6); otherwise nothing. */
 export async function startSpinner(io: IO, color: boolean, text: string): Promise<Spinner> {
   if (!io.stderrIsTTY || !color) return { stop() {} };
   const { default: ora } = await import('ora');

@@ -1,6 +1,6 @@
 /**
- * Terminal hygiene for text that came from a server or a request (SECURITY R105,
- * DESIGN §6): C0/C1 controls, DEL, ESC sequences and Unicode bidi/format
+ * Terminal hygiene for text that came from a server or a request (docs/security.md R105,
+ * docs/design.md §6): C0/C1 controls, DEL, ESC sequences and Unicode bidi/format
  * characters are removed and the length is capped, so a hostile
  * error_description cannot rewrite the screen or the clipboard.
  */

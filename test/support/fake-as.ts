@@ -6,7 +6,7 @@ import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type
 
 /**
  * A small scriptable authorization server for the NEGATIVE cases a real
- * provider will not produce (SECURITY.md §0): tampered or `alg: none` ID
+ * provider will not produce (docs/security.md §0): tampered or `alg: none` ID
  * tokens, wrong `iss` in the redirect, scripted token-endpoint answers,
  * resets, redirects, 503s. Positive paths are tested against the real
  * oidc-provider sandbox (sandbox/provider.mjs); this is not a provider.
