@@ -3,9 +3,8 @@ import type { Deps } from './deps.js';
 import { AuthError, ExitCode, isAbortError } from './errors.js';
 import { createSystemDeps } from './system.js';
 import { sanitize } from './ui/text.js';
+import { VERSION } from './version.js';
 
-declare const __VERSION__: string;
-const VERSION = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
 
 interface Globals {
   profile?: string;

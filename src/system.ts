@@ -5,6 +5,7 @@ import type { Browser, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
 import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded-fetch.js';
 import { openStore } from './store/select.js';
+import { testClockMs } from './store/layout.js';
 import { createLogger, redactUrl } from './ui/log.js';
 
 /** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
@@ -42,16 +43,10 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
   return deps;
 }
 
-/**
- * TEST ONLY: AUTH_TEST_NOW_MS (epoch milliseconds) freezes deps.clock so tests
- * can place TOTP codes, unlock windows and lockouts at exact times (a fake
- * clock only where real time would make a test slow or flaky). Not a user setting; nothing else reads it.
- */
+/** TEST ONLY: AUTH_TEST_NOW_MS freezes deps.clock (store/layout.ts testClockMs; the fast path reads it the same way). */
 function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
-  const raw = env.AUTH_TEST_NOW_MS;
-  if (raw === undefined || !/^\d{1,16}$/.test(raw)) return undefined;
-  const fixed = Number(raw);
-  return { now: () => fixed };
+  const fixed = testClockMs(env);
+  return fixed === undefined ? undefined : { now: () => fixed };
 }
 
 /**

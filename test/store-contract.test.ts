@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolvePaths } from '../src/config/paths.js';
 import type { Deps, Logger } from '../src/deps.js';
-import type { Credential } from '../src/store/credential.js';
+import type { Credential } from '../src/domain/credential.js';
 import { EncryptedFileStore } from '../src/store/encrypted-file.js';
 import { FileStore } from '../src/store/file.js';
 import type { TokenStore } from '../src/store/token-store.js';

@@ -3,7 +3,7 @@ import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../conf
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { TokenStore } from '../store/token-store.js';
-import { configIndexPath } from '../fast/config-index.js';
+import { configIndexPath } from '../config/config-index.js';
 
 /** Options every command accepts (docs/design.md §2). */
 export interface GlobalOptions {

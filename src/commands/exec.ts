@@ -1,10 +1,8 @@
 import type { Config } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { usageError } from '../errors.js';
-import { ensureFreshCredential } from '../flows/refresh.js';
-import { requireUnlocked } from '../mfa/guard.js';
+import { getToken } from '../app/get-token.js';
 import { sanitize } from '../ui/text.js';
-import { clientSecretFor, loadProfile, storeFor } from './context.js';
 
 export interface ExecOptions {
   profile?: string;
@@ -12,7 +10,6 @@ export interface ExecOptions {
   env?: string;
   /** The command and its arguments: everything from the command on, untouched (a `--` before it is dropped). */
   command: string[];
-  minTtl?: number;
 }
 
 export const DEFAULT_TOKEN_VARIABLE = 'AUTH_TOKEN';
@@ -46,17 +43,7 @@ export async function runExec(opts: ExecOptions, deps: Deps): Promise<number> {
   if (!VARIABLE_NAME.test(name)) throw usageError(`--env must be an environment variable name (letters, digits and _), not "${sanitize(name, 64)}".`);
   const [file, ...args] = opts.command;
   if (!file) throw usageError('auth exec needs a command to run.', 'Put it after --, for example: auth exec -- kubectl get pods');
-  const { config, profile } = loadProfile(deps, { profile: opts.profile });
-  await requireUnlocked(profile, deps);
-  const store = await storeFor(profile, deps);
-  const secret = profile.clientSecretEnv ? await clientSecretFor(profile, deps) : undefined;
-  const { credential } = await ensureFreshCredential({
-    profile: profile.name,
-    store,
-    minTtlMs: (opts.minTtl ?? 300) * 1000,
-    ...(secret ? { clientSecret: secret } : {}),
-    deps,
-  });
+  const { config, profile, credential } = await getToken({ guarded: true, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
   const outcome = await deps.runChild(file, args, { ...childEnvironment(deps.env, config, profile.clientSecretEnv), [name]: credential.accessToken });
   if ('exitCode' in outcome) return outcome.exitCode;
   // Shell conventions: 127 command not found, 126 found but not runnable.

@@ -3,7 +3,7 @@ import { updateConfig, type Config, type Flow, type ProfileConfig } from '../con
 import { DEFAULT_SCOPES, type ProfileFlags, type ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
-import { accountLabel, type Credential } from '../store/credential.js';
+import { accountLabel, type Credential } from '../domain/credential.js';
 import { connectServer } from '../flows/server.js';
 import { accountFromUserinfo } from '../providers/resolve.js';
 import { requireUnlocked } from '../mfa/guard.js';

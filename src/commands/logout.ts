@@ -5,7 +5,7 @@ import { AuthError, ExitCode } from '../errors.js';
 import { acquireProfileLock } from '../store/profile-lock.js';
 import { revokeCredential } from '../flows/revoke.js';
 import { requireUnlocked } from '../mfa/guard.js';
-import type { Credential } from '../store/credential.js';
+import type { Credential } from '../domain/credential.js';
 import { sanitize } from '../ui/text.js';
 import { clientSecretFor } from './context.js';
 

@@ -1,7 +1,7 @@
 import type { Deps } from '../deps.js';
 import { AuthError, ExitCode, loginCommand } from '../errors.js';
-import { accountLabel, type Credential } from '../store/credential.js';
-import { isExpired } from '../store/freshness.js';
+import { accountLabel, type Credential } from '../domain/credential.js';
+import { isExpired } from '../domain/token-plan.js';
 import { relativeTime, sanitize } from '../ui/text.js';
 import { loadConfig } from '../config/config.js';
 import { profileName, resolveProfile } from '../config/resolve.js';

@@ -2,7 +2,8 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { AuthError } from '../errors.js';
 import { readPrivateFile, readTrustedFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 import { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './names.js';
-import type { ConfigIndex } from '../fast/config-index.js';
+import type { ConfigIndex } from './config-index.js';
+import { VERSION } from '../version.js';
 
 /**
  * config.yaml (docs/design.md §3): non-secret settings only. A malformed file is an
@@ -203,7 +204,7 @@ export function loadConfig(file: string, options: { indexFile?: string } = {}): 
 }
 
 function saveConfigIndex(indexFile: string, configFile: string, text: string, config: Config): void {
-  const index: ConfigIndex = { v: 1, configFile, text, config };
+  const index: ConfigIndex = { v: 1, cli: VERSION, configFile, text, config };
   const json = JSON.stringify(index);
   try {
     if (readPrivateFile(indexFile)?.toString('utf8') === json) return;

@@ -1,24 +1,26 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Config } from '../config/config.js';
 import { resolvePaths, type Paths } from '../config/paths.js';
 import { resolveProfile, type ResolvedProfile } from '../config/resolve.js';
-import { parseCredential } from '../store/credential.js';
-import { needsRefresh } from '../store/freshness.js';
+import { parseCredential } from '../domain/credential.js';
+import { parseState } from '../domain/mfa-state.js';
+import { chooseCopy, decideToken, DEFAULT_MIN_TTL_S, mfaWindowOpen } from '../domain/token-plan.js';
 import { checkSecretService } from '../store/secret-service-check.js';
-import { configFromIndex, configIndexPath } from './config-index.js';
-import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from './token-output.js';
+import { configFromIndex } from '../config/config-index.js';
+import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, KEYCHAIN_TIMEOUT_MS, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
+import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../domain/token-output.js';
 
 /**
  * The warm path of `auth token` (docs/design.md §7): a valid stored token printed
- * without loading commander, the YAML parser or the protocol library. It
- * answers only the plain case — known flags, config unchanged since the slow
- * path indexed it, no MFA, no refresh due (of the ID token too, with
- * --id-token), a readable credential — and returns
- * undefined for everything else, so the full CLI (dist/main.cjs) handles it
- * with its own messages and exit codes. It never prints before it is sure, so
- * a fallback never follows partial output.
+ * without loading commander, the YAML parser or the protocol library. It runs the
+ * read-only part of the one token rule (src/domain/token-plan.ts), reading where
+ * src/store/layout.ts says: known flags, config unchanged since the full CLI indexed
+ * it, MFA off or its unlock window open, one readable copy of the credential, a
+ * `serve` decision. Anything else returns undefined, so the full CLI
+ * (dist/main.cjs) handles it with its own messages and exit codes. It never prints
+ * before it is sure, so a fallback never follows partial output.
  */
 export interface FastTokenArgs {
   profile?: string;
@@ -34,9 +36,6 @@ export interface FastIO {
   write(fd: 1 | 2, text: string): void;
 }
 
-const KEYCHAIN_SERVICE = 'authcli'; // = store/keychain.ts KEYCHAIN_SERVICE (that module loads the native binding)
-const KEYCHAIN_CHUNKED = 'authcli-chunked:'; // = store/keychain.ts CHUNK_HEADER_PREFIX: a value stored in parts
-const KEYCHAIN_TIMEOUT_MS = 2000;
 const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
 
 /**
@@ -45,7 +44,7 @@ const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
  * Anything else (help, --debug, unknown or malformed options) → undefined.
  */
 export function parseFastTokenArgs(argv: string[]): FastTokenArgs | undefined {
-  const args: FastTokenArgs = { minTtl: 300, format: 'raw', idToken: false };
+  const args: FastTokenArgs = { minTtl: DEFAULT_MIN_TTL_S, format: 'raw', idToken: false };
   let seenCommand = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -148,10 +147,25 @@ function exists(file: string): boolean {
   }
 }
 
+/**
+ * The MFA precondition, read-only: true when the profile is unguarded or its unlock window
+ * is open (exactly when mfa/guard.ts requireUnlocked returns without asking). A guarded
+ * profile outside its window, a damaged state, `mfa.required` without state, or a factor
+ * left without state → false: the guard decides (it may prompt, or exit 4).
+ */
+function mfaPermits(profile: ResolvedProfile, paths: Paths, now: number): boolean {
+  const text = readNoFollow(mfaStateFile(paths, profile.name), false, true);
+  if (text !== null) {
+    const state = parseState(text);
+    return state !== undefined && mfaWindowOpen(state, now);
+  }
+  return !profile.mfa.required && !exists(mfaSecretFile(paths, profile.name));
+}
+
 function loadConfigCheaply(paths: Paths): Config | undefined {
   const text = readNoFollow(paths.configFile, false, true);
   if (text === null) return { profiles: {} };
-  const index = readNoFollow(configIndexPath(paths), false, true);
+  const index = readNoFollow(configIndexFile(paths), false, true);
   return index === null ? undefined : configFromIndex(index, paths.configFile, text);
 }
 
@@ -179,14 +193,15 @@ async function bounded<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T 
 }
 
 /**
- * The stored credential text, or undefined when the slow path must decide:
+ * The stored credential text, or undefined when the full CLI must decide:
  * not stored where the profile's storage says (store/select.ts then looks in
  * the other stores and moves it), encrypted, a keychain that fails or is
- * slow, a credential stored in parts (store/keychain.ts chunks), or an MFA
- * secret in the keychain (docs/security.md R98: the guard decides).
+ * slow, a credential stored in parts (store/keychain.ts chunks), a fallback
+ * file beside a keychain entry (the newer copy, which must move: chooseCopy),
+ * or an MFA factor in the keychain without state (docs/security.md R98: the guard decides).
  */
-async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv): Promise<string | undefined> {
-  const fileStore = join(paths.credentialsDir, `${profile.name}.json`);
+async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv, guarded: boolean): Promise<string | undefined> {
+  const fileStore = credentialFile(paths, profile.name);
   if (profile.storage === 'file') return readNoFollow(fileStore, true) ?? undefined;
   if (profile.storage === 'encrypted-file') return undefined;
   // On Linux the binding blocks for good (even its constructor, on the main thread) against a bus or
@@ -209,12 +224,14 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   const entries = await bounded((signal) => kr.findCredentialsAsync(KEYCHAIN_SERVICE, null, signal));
   if (entries === undefined) return undefined;
   const valueOf = (account: string) => entries.find((e) => e.account === account)?.password ?? null;
-  const cred = valueOf(profile.name);
-  if (valueOf(`mfa:${profile.name}`) !== null) return undefined;
-  if (cred !== null) return cred.startsWith(KEYCHAIN_CHUNKED) ? undefined : cred;
-  // The keychain answered and holds no credential: it may sit in the file fallback from a time
-  // without a keychain, which the full CLI moves into the keychain (store/select.ts).
-  return undefined;
+  if (!guarded && valueOf(mfaAccount(profile.name)) !== null) return undefined;
+  const entry = valueOf(credentialAccount(profile.name)) ?? undefined;
+  if (entry?.startsWith(KEYCHAIN_CHUNK_PREFIX)) return undefined;
+  // With no entry, the credential may sit in the file fallback from a time without a keychain;
+  // beside an entry, a fallback file is the newer copy. Either way it must move into the
+  // keychain, which is the full CLI's job (store/select.ts).
+  const copy = chooseCopy(entry, exists(fileStore) ? '' : undefined);
+  return copy.from === 'keychain' ? copy.value : undefined;
 }
 
 /** Prints the token and returns 0, or returns undefined (nothing printed) for the full CLI to handle. */
@@ -222,7 +239,8 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
   const args = parseFastTokenArgs(argv);
   if (!args) return undefined;
   // docs/security.md R03 is refused by main.ts; --debug output and the test clock live there too.
-  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' || env.AUTH_DEBUG === '1' || env.AUTH_TEST_NOW_MS !== undefined) return undefined;
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' || env.AUTH_DEBUG === '1') return undefined;
+  const now = testClockMs(env) ?? Date.now();
   let out: string;
   try {
     // os.homedir() is $HOME on POSIX; reading it directly spares loading the os module.
@@ -230,16 +248,17 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
     const config = loadConfigCheaply(paths);
     if (!config) return undefined;
     const profile = resolveProfile(config, env, args.profile === undefined ? {} : { profile: args.profile });
-    if (profile.mfa.required) return undefined;
     if (profile.clientSecretEnv && !env[profile.clientSecretEnv]) return undefined;
-    // MFA on (state file = mfa/state.ts mfaStatePath) or a secret left without state (secret-store.ts) → the guard decides.
-    if (exists(join(paths.stateDir, 'mfa', `${profile.name}.json`)) || exists(join(paths.stateDir, 'secrets', 'mfa', profile.name))) return undefined;
-    const text = await readCredentialText(profile, paths, env);
+    if (!mfaPermits(profile, paths, now)) return undefined;
+    const guarded = exists(mfaStateFile(paths, profile.name));
+    const text = await readCredentialText(profile, paths, env, guarded);
     if (text === undefined) return undefined;
     const cred = parseCredential(text);
-    // With --id-token the ID token's own `exp` counts too: a due or expired one is the full CLI's to refresh or refuse.
-    if (!cred || needsRefresh(cred, args.minTtl * 1000, Date.now(), args.idToken)) return undefined;
-    if (args.idToken && !cred.idToken) return undefined;
+    if (!cred) return undefined;
+    // Only `serve` is answered here; a refresh (even with --no-refresh, whose messages are the
+    // full CLI's), an expired token or a missing ID token goes to the full CLI.
+    const decision = decideToken(cred, { minTtlMs: args.minTtl * 1000, idToken: args.idToken, noRefresh: false }, now, true);
+    if (decision.kind !== 'serve') return undefined;
     out = formatToken(cred, args.format, args.idToken);
   } catch {
     return undefined;

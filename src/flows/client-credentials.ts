@@ -6,7 +6,7 @@ import { loadConfig } from '../config/config.js';
 import { resolveProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import type { Credential } from '../store/credential.js';
+import type { Credential } from '../domain/credential.js';
 import { sanitize } from '../ui/text.js';
 import { fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';

@@ -1,8 +1,8 @@
 import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import { AuthError, loginCommand, notLoggedIn, sessionEnded } from '../errors.js';
-import type { Credential } from '../store/credential.js';
-import { expiredToken, isExpired, needsRefresh } from '../store/freshness.js';
+import type { Credential } from '../domain/credential.js';
+import { decideToken, expiredToken, isExpired, needsRefresh } from '../domain/token-plan.js';
 import type { Lock } from '../store/lock.js';
 import { acquireProfileLock } from '../store/profile-lock.js';
 import { sanitize } from '../ui/text.js';
@@ -31,25 +31,22 @@ export interface FreshnessRequest {
   deps: Deps;
 }
 
-export { isExpired, needsRefresh } from '../store/freshness.js';
 
 export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ credential: Credential; refreshed: boolean }> {
   const { deps, profile, store } = req;
   const idToken = Boolean(req.idToken);
   const first = await store.get(profile);
   if (!first) throw notLoggedIn(profile);
-  if (!req.force && !needsRefresh(first, req.minTtlMs, deps.clock.now(), idToken)) return { credential: first, refreshed: false };
-  if (req.noRefresh) {
-    const expired = expiredToken(first, deps.clock.now(), idToken);
-    if (expired) throw expiredError(profile, `the ${expired} has expired and --no-refresh was given`);
-    return { credential: first, refreshed: false };
+  const noRefreshToken = first.kind === 'oauth' && !first.refreshToken;
+  if (!req.force) {
+    // The token rule (src/domain/token-plan.ts), the same decision the fast path makes.
+    const decision = decideToken(first, { minTtlMs: req.minTtlMs, idToken, noRefresh: Boolean(req.noRefresh) }, deps.clock.now(), !noRefreshToken);
+    if (decision.kind === 'expired') throw expiredError(profile, `the ${decision.which} has expired and ${req.noRefresh ? '--no-refresh was given' : 'the provider issued no refresh token'}`);
+    // A missing ID token is the caller's to report (app/get-token.ts).
+    if (decision.kind !== 'refresh') return { credential: first, refreshed: false };
   }
   if (first.kind === 'static') return { credential: first, refreshed: false };
-  if (first.kind === 'oauth' && !first.refreshToken) {
-    const expired = expiredToken(first, deps.clock.now(), idToken) ?? (req.force ? 'access token' : undefined);
-    if (expired) throw expiredError(profile, `the ${expired} has expired and the provider issued no refresh token`);
-    return { credential: first, refreshed: false };
-  }
+  if (noRefreshToken) throw expiredError(profile, `the ${expiredToken(first, deps.clock.now(), idToken) ?? 'access token'} has expired and the provider issued no refresh token`);
 
   const lock = await acquireProfileLock(profile, deps);
   try {

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
 import type { Deps } from '../deps.js';
-import type { Credential } from '../store/credential.js';
+import type { Credential } from '../domain/credential.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';
 

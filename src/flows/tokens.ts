@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import type * as client from 'openid-client';
 import { AuthError } from '../errors.js';
-import type { Account, Credential, CredentialKind } from '../store/credential.js';
+import type { Account, Credential, CredentialKind } from '../domain/credential.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 

@@ -2,6 +2,7 @@ import type { ResolvedProfile } from '../config/resolve.js';
 import type { StorageKind } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
+import { mfaWindowOpen } from '../domain/token-plan.js';
 import { findBackupCode } from './backup-codes.js';
 import { canPrompt, readCode } from './prompt.js';
 import { findSecret, secretStoreFor, type SecretStore } from './secret-store.js';
@@ -169,7 +170,7 @@ export async function requireUnlocked(profile: ResolvedProfile, deps: Deps): Pro
   const ctx = mfaContext(profile);
   const loaded = loadState(deps, ctx.profile);
   const now = deps.clock.now();
-  if (loaded.kind === 'ok' && !loaded.state.requireBackup && loaded.state.lockedUntil <= now && loaded.state.unlockedUntil > now) return;
+  if (loaded.kind === 'ok' && mfaWindowOpen(loaded.state, now)) return;
   const found = await lookupFactor(ctx, deps);
   if (found.kind === 'off') {
     if (!ctx.required) return;

@@ -3,6 +3,8 @@ import type { StorageKind } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { readPrivateFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
+import { KEYCHAIN_TIMEOUT_MS as TIMEOUT_MS, secretsDirectory } from '../store/layout.js';
+import type { SecretBackend } from '../domain/mfa-state.js';
 
 /**
  * Where MFA and authenticator secrets live (docs/design.md §2 "Secrets live in the
@@ -12,7 +14,7 @@ import { readPrivateFile, removeFile, writePrivateFileAtomic } from '../store/fs
  * `<state>/secrets/`. Which backend holds a secret is recorded next to it (MFA
  * state, authenticator index), so reads never guess.
  */
-export type SecretBackend = 'keychain' | 'file';
+export type { SecretBackend };
 
 export interface SecretStore {
   readonly backend: SecretBackend;
@@ -22,8 +24,6 @@ export interface SecretStore {
   /** true when something was removed. */
   delete(account: string): Promise<boolean>;
 }
-
-const TIMEOUT_MS = 2000;
 
 function reason(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.trim();
@@ -118,7 +118,7 @@ class FileSecretStore implements SecretStore {
 }
 
 export function secretsDir(deps: Deps): string {
-  return join(deps.paths.stateDir, 'secrets');
+  return secretsDirectory(deps.paths);
 }
 
 /** The store that holds a secret already recorded as living in `backend`. */

@@ -1,12 +1,13 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { acquireLock } from '../store/lock.js';
 import { readTrustedFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
+import { mfaAccount, mfaDirectory, mfaStateFile } from '../store/layout.js';
 import { isBackupCodeSet, type BackupCodeSet } from './backup-codes.js';
 import { ALGORITHMS, type TotpParams } from './totp.js';
-import type { SecretBackend } from './secret-store.js';
+import { parseState, type MfaState } from '../domain/mfa-state.js';
+
+export { parseState, type MfaState };
 
 /**
  * Per-profile MFA bookkeeping, split in two (docs/security.md R98):
@@ -32,49 +33,14 @@ export interface FactorRecord extends TotpParams {
   backup: BackupCodeSet;
 }
 
-export interface MfaState {
-  v: 1;
-  secretId: string;
-  /** Backend holding the factor record. */
-  store: SecretBackend;
-  enabledAt: number;
-  /** Last accepted TOTP time step; codes for this step or earlier are replays (RFC 6238 §5.2). */
-  lastStep: number;
-  /** Consecutive failed attempts (attempts made while locked out count too). */
-  failures: number;
-  /** Epoch ms; 0 = not locked out. */
-  lockedUntil: number;
-  /** Epoch ms; 0 = closed. */
-  unlockedUntil: number;
-  /** Set when the state had to be rebuilt: only a backup code is accepted (R98). */
-  requireBackup: boolean;
-}
 
-export const mfaAccount = (profile: string) => `mfa:${profile}`;
-export const mfaDir = (deps: Deps) => join(deps.paths.stateDir, 'mfa');
-export const mfaStatePath = (deps: Deps, profile: string) => join(mfaDir(deps), `${profile}.json`);
-
-/** Cheap check (one stat): whether MFA is on for the profile. */
-export function mfaEnabled(deps: Deps, profile: string): boolean {
-  return existsSync(mfaStatePath(deps, profile));
-}
+export { mfaAccount };
+export const mfaDir = (deps: Deps) => mfaDirectory(deps.paths);
+export const mfaStatePath = (deps: Deps, profile: string) => mfaStateFile(deps.paths, profile);
 
 export type LoadedState = { kind: 'missing' } | { kind: 'corrupt' } | { kind: 'ok'; state: MfaState };
 
 const isInt = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n);
-
-export function parseState(text: string): MfaState | undefined {
-  let o: MfaState;
-  try {
-    o = JSON.parse(text) as MfaState;
-  } catch {
-    return undefined;
-  }
-  if (!o || o.v !== 1 || typeof o.secretId !== 'string' || (o.store !== 'keychain' && o.store !== 'file')) return undefined;
-  if (![o.enabledAt, o.lastStep, o.failures, o.lockedUntil, o.unlockedUntil].every(isInt) || typeof o.requireBackup !== 'boolean') return undefined;
-  if (o.failures < 0) return undefined;
-  return o;
-}
 
 export function loadState(deps: Deps, profile: string): LoadedState {
   let buf: Buffer | undefined;

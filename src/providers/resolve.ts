@@ -2,7 +2,7 @@ import type * as client from 'openid-client';
 import { loadConfig, type EndpointsConfig, type ProfileConfig } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import type { Account } from '../store/credential.js';
+import type { Account } from '../domain/credential.js';
 import { accountFromClaims } from '../flows/tokens.js';
 import { findPreset, PRESETS, type EndpointTemplates, type Preset } from './presets.js';
 import { githubQuirks } from './quirks/github.js';

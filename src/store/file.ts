@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Credential } from './credential.js';
+import type { Credential } from '../domain/credential.js';
 import { lstatSync } from 'node:fs';
 import { readPrivateFile, releaseFileWrite, removeFile, reserveFileWrite, writePrivateFileAtomic, type PrivateFileOptions } from './fs-safe.js';
 import { credentialFromSecret, VaultTokenStore, type SecretVault } from './vault.js';

@@ -26,10 +26,11 @@ import { VaultTokenStore, type SecretVault } from './vault.js';
  * less than an OIDC credential with a JWT access token and ID token. A value
  * longer than maxSecret() is stored in chunks (see set()).
  */
-export const KEYCHAIN_SERVICE = 'authcli';
+import { KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, KEYCHAIN_TIMEOUT_MS as TIMEOUT_MS } from './layout.js';
+
+export { KEYCHAIN_SERVICE };
 /** A service that never holds anything: searching it proves the keychain answers without reading any secret. */
 const PROBE_SERVICE = `${KEYCHAIN_SERVICE}-probe`;
-const TIMEOUT_MS = 2000;
 /** Characters per secret on Windows: 2400 bytes of UTF-16, under CRED_MAX_CREDENTIAL_BLOB_SIZE (2560). */
 const WINDOWS_MAX_SECRET = 1200;
 /** Floor for the test override: the chunk header itself must fit in one entry. */
@@ -40,7 +41,7 @@ const MIN_MAX_SECRET = 128;
  * is in accounts `<key>#<gen>#0` … `<key>#<gen>#<n-1>`. The `auth token` fast
  * path (src/fast/token.ts) knows the prefix and leaves such entries to the full CLI.
  */
-export const CHUNK_HEADER_PREFIX = 'authcli-chunked:';
+export const CHUNK_HEADER_PREFIX = KEYCHAIN_CHUNK_PREFIX;
 const CHUNK_HEADER = /^authcli-chunked:v1:([0-9a-f]{16}):([1-9][0-9]{0,5}):([0-9a-f]{64})$/;
 /** What follows `<key>` in a chunk's account (profile names and keys never contain `#`). */
 const CHUNK_SUFFIX = /^#[0-9a-f]{16}#[0-9]{1,6}$/;

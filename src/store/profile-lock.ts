@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import type { Credential } from './credential.js';
+import type { Credential } from '../domain/credential.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { TokenStore } from './token-store.js';
 

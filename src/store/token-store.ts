@@ -1,5 +1,5 @@
 import type { StorageKind } from '../config/config.js';
-import type { Credential } from './credential.js';
+import type { Credential } from '../domain/credential.js';
 
 /** One store interface for every backend (docs/design.md §4). */
 export interface TokenStore {

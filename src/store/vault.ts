@@ -1,6 +1,6 @@
 import type { StorageKind } from '../config/names.js';
 import { AuthError } from '../errors.js';
-import { parseCredential, serializeCredential, type Credential } from './credential.js';
+import { parseCredential, serializeCredential, type Credential } from '../domain/credential.js';
 import type { TokenStore } from './token-store.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { Credential } from '../store/credential.js';
+import type { Credential } from './credential.js';
 
 /**
  * The one formatter for `auth token` output (docs/design.md §2), shared by the

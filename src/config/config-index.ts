@@ -1,6 +1,7 @@
-import { join } from 'node:path';
-import type { Config } from '../config/config.js';
-import type { Paths } from '../config/paths.js';
+import { configIndexFile } from '../store/layout.js';
+import { VERSION } from '../version.js';
+import type { Config } from './config.js';
+import type { Paths } from './paths.js';
 
 /**
  * The parsed config.yaml, cached as JSON for the `auth token` warm path
@@ -12,12 +13,14 @@ import type { Paths } from '../config/paths.js';
  */
 export interface ConfigIndex {
   v: 1;
+  /** The CLI version that wrote it: another version (an upgrade, a downgrade) never trusts it. */
+  cli: string;
   configFile: string;
   text: string;
   config: Config;
 }
 
-export const configIndexPath = (paths: Paths) => join(paths.cacheDir, 'config-index.json');
+export const configIndexPath = (paths: Paths) => configIndexFile(paths);
 
 /** The cached Config when the index matches `configFile` holding `text`; else undefined. */
 export function configFromIndex(indexText: string, configFile: string, text: string): Config | undefined {
@@ -27,7 +30,7 @@ export function configFromIndex(indexText: string, configFile: string, text: str
   } catch {
     return undefined;
   }
-  if (!index || index.v !== 1 || index.configFile !== configFile || index.text !== text) return undefined;
+  if (!index || index.v !== 1 || index.cli !== VERSION || index.configFile !== configFile || index.text !== text) return undefined;
   const config = index.config;
   if (!config || typeof config !== 'object' || !config.profiles || typeof config.profiles !== 'object') return undefined;
   return config;
