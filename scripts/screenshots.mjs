@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
+/* global document -- the page functions passed to tab.evaluate run in the browser */
 /**
  * `node scripts/screenshots.mjs`: terminal screenshots for docs/screenshots/, from real runs.
  *

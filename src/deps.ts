@@ -16,7 +16,13 @@ export interface IO {
   stderrIsTTY: boolean;
 }
 
-export interface Clock {
+/** Asks at the terminal; the cli layer builds it (ui/prompter.ts), so nothing below it prompts itself. */
+export interface Prompter {
+  /** A masked answer typed at the terminal (prompt on stderr); rejects with the interrupt error on Ctrl-C. */
+  secret(message: string, options?: { mask?: string | boolean; clearAfter?: boolean }): Promise<string>;
+}
+
+interface Clock {
   now(): number;
 }
 
@@ -46,6 +52,7 @@ export interface Deps {
   fetch: typeof fetch;
   paths: Paths;
   browser: Browser;
+  prompter: Prompter;
   log: Logger;
   /** Aborted on SIGINT/SIGTERM; every wait listens to it. */
   signal: AbortSignal;

@@ -105,7 +105,11 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
     .addHelpText('after', '\nNeeds a terminal; without one, use `auth login --issuer <url> --client-id <id>`.\nExamples:\n  auth setup\n  auth setup -p work            # create or edit the profile "work"\n')
     .action(run(async (deps, o) => {
       const { runSetup } = await import('./commands/setup.js');
-      await runSetup(o.profile ? { profile: o.profile as string } : {}, deps);
+      const saved = await runSetup(o.profile ? { profile: o.profile as string } : {}, deps);
+      if (saved.signInNow) {
+        const { runLogin } = await import('./commands/login.js');
+        await runLogin({ profile: saved.profile, color: deps.log.color }, deps);
+      }
     }));
 
   program

@@ -7,6 +7,7 @@ import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded
 import { openStore } from './store/select.js';
 import { testClockMs } from './store/layout.js';
 import { createLogger, redactUrl } from './ui/log.js';
+import { createPrompter } from './ui/prompter.js';
 
 /** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
 export function createSystemDeps(options: { color: boolean; debug: boolean }): Deps {
@@ -35,6 +36,7 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     fetch: loggingFetch(log, boundedFetch(networkFetch(env, log), { timeoutMs: httpTimeoutMs(env), maxBytes: MAX_RESPONSE_BYTES })),
     paths,
     browser: systemBrowser(env, process.platform, log),
+    prompter: createPrompter(io, controller.signal),
     log,
     signal: controller.signal,
     openStore: (kind, profile) => openStore(kind, profile, deps),
@@ -81,7 +83,7 @@ const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy
  * Custom CAs need nothing here: Node reads NODE_EXTRA_CA_CERTS at startup and
  * both fetches use its TLS defaults.
  */
-export function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch {
+function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch {
   const proxy = PROXY_VARIABLES.find((name) => env[name]);
   if (!proxy) return fetch;
   let proxied: Promise<typeof fetch> | undefined;
@@ -119,7 +121,7 @@ function loggingFetch(log: Logger, fetch: typeof globalThis.fetch): typeof globa
  * docs/security.md R104: the URL is parsed and checked before any launcher sees it, and
  * it is passed as a single argv element without a shell.
  */
-export function assertLaunchableUrl(url: string): void {
+function assertLaunchableUrl(url: string): void {
   let parsed: URL;
   try {
     parsed = new URL(url);

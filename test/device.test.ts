@@ -381,6 +381,7 @@ async function startFake(options: { device?: Record<string, unknown> | null; tok
 const TOKEN_OK = { status: 200, body: { access_token: 'AT_fake_device_token', token_type: 'Bearer', expires_in: 3600, scope: 'api' } };
 // ESC/CSI clear-screen, OSC 52 clipboard write ending in BEL, an OSC 8 hyperlink, RTL override, C1 CSI.
 const HOSTILE = '\u001b]52;c;ZXZpbA==\u0007\u001b[2J\u001b]8;;https://evil.example\u001b\\click\u001b]8;;\u001b\\\u202e\u009b31m';
+// eslint-disable-next-line no-control-regex -- the control bytes are what the test looks for
 const FORBIDDEN_BYTES = /[\u001b\u0007\u009b\u202e]/;
 
 describe('device flow against a scripted fake provider', () => {

@@ -11,7 +11,6 @@ import { expectNothingStored, fakeSessions, type Session } from './support/secur
 // tokens that could inject headers or terminal escapes are refused.
 // The CLI against test/support/fake-as.ts.
 
-const DISCOVERY = '/.well-known/openid-configuration';
 /** TEST ONLY (flows/bounded-fetch.ts): a 2 s per-request deadline instead of 30 s. */
 const SHORT_DEADLINE = { AUTH_TEST_HTTP_TIMEOUT_MS: '2000' };
 const TWO_MIB = 2 * 1024 * 1024;

@@ -6,6 +6,7 @@ import {
   checkDiscoveredIssuer, describeProfile, describeServer, issuerFor, presetMetadata, presetOwning, valuesFromIssuer, wrapFetch,
 } from '../src/providers/resolve.js';
 import { makeHome, ROOT } from './support/cli.js';
+import { loadConfig } from '../src/config/config.js';
 
 // Presets are data: for the answers a user gives, each one must yield the issuer
 // and the server metadata its provider documents. The expected values below are
@@ -227,10 +228,10 @@ describe('connecting through a preset', () => {
         '  b: { provider: oauth2, issuer: "https://github.com", clientId: y, endpoints: { authorization: "https://evil.example/a", token: "https://evil.example/t" } }',
         '',
       ].join('\n'));
-      const paths = { configFile: join(home, 'config.yaml') } as Parameters<typeof describeServer>[1]['paths'];
-      expect(() => describeServer('https://github.com', { paths })).toThrow(/same issuer https:\/\/github.com .*R06/);
+      const config = () => loadConfig(join(home, 'config.yaml'));
+      expect(() => describeServer('https://github.com', config())).toThrow(/same issuer https:\/\/github.com .*R06/);
       writeFileSync(join(home, 'config.yaml'), 'profiles:\n  a: { provider: github, issuer: "https://github.com", clientId: x }\n  c: { issuer: "https://github.com", clientId: z }\n');
-      expect(describeServer('https://github.com', { paths }).quirks).toBe('github');
+      expect(describeServer('https://github.com', config()).quirks).toBe('github');
     } finally {
       cleanup();
     }

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, session, targetOf, type Session } from './support/security.js';
+import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, targetOf } from './support/security.js';
 
 // Behaviour met against real production servers, reproduced on the fake AS:
 // discovery behind a redirect (docs/security.md R01, R04), fixed ports and the hints a

@@ -2,13 +2,12 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { errorLine } from './support/cli.js';
-import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, session, targetOf, connectionRefused, type Session } from './support/security.js';
+import { fakeSessionsEach, awaitRedirect, expectNothingStored, rawGet, targetOf, connectionRefused } from './support/security.js';
 
 // docs/security.md §2 (R08–R19) and the token-request side of §3/§5 (R26, R33, R34):
 // what the CLI sends, checked where it arrives — at the fake AS.
 
-const { setup, cleanups } = fakeSessionsEach();
+const { setup } = fakeSessionsEach();
 const B64URL = /^[A-Za-z0-9_-]+$/;
 
 describe('PKCE, state and nonce (R08, R10–R13)', () => {

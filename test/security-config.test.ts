@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { errorBlock, errorLine } from './support/cli.js';
 import { startFakeAs, type FakeAs } from './support/fake-as.js';
-import { fakeSessionsEach, expectNothingStored, session, type Session } from './support/security.js';
+import { fakeSessionsEach, expectNothingStored, session } from './support/security.js';
 
 // docs/security.md §1 (R01–R05): configuration, discovery and transport, driven
 // against the scriptable fake AS for what a real provider will not do.

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve, sep } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { baseEnv, BIN, errorLine, runCli, type CliResult } from './support/cli.js';
+import { baseEnv, BIN, errorLine, type CliResult } from './support/cli.js';
 import type { FakeAs, Reply } from './support/fake-as.js';
 import { expectNoControlBytes, expectNothingStored, fakeSessions, type Session } from './support/security.js';
 import { requireSystem } from './support/system.js';

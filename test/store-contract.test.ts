@@ -41,6 +41,7 @@ function makeDeps(home: string, env: NodeJS.ProcessEnv): TestDeps {
     fetch,
     paths: resolvePaths({ AUTH_HOME: home }, process.platform, home),
     browser: { open: async () => undefined, available: () => ({ ok: false, reason: 'test' }) },
+    prompter: { secret: async () => { throw new Error('the store tests never prompt'); } },
     log,
     signal: new AbortController().signal,
     openStore: async (kind, profile) => (await import('../src/store/select.js')).openStore(kind, profile, deps),

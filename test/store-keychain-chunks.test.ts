@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
 import { makeHome, ROOT, runCli, filesContaining } from './support/cli.js';
@@ -61,7 +61,6 @@ describe.skipIf(keyring.skip)('long secrets in the OS keychain are stored in chu
     const whole = parts.every((p) => p !== undefined) ? parts.join('') : undefined;
     return { gen, count: Number(n), hash, names, parts, whole, cred: whole === undefined ? undefined : (JSON.parse(whole) as { access_token: string; refresh_token?: string; id_token?: string }) };
   }
-  const chunkAccounts = (profile = 'default') => kr.accounts().filter((a) => a.startsWith(`${profile}#`));
 
   beforeAll(async () => {
     keyring.assertAvailable();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
 import { makeHome, runCli, filesContaining } from './support/cli.js';
@@ -160,8 +160,8 @@ describe.skipIf(keyring.skip)('credentials in the OS keychain (private gnome-key
     const token = stored('mover')!.access_token;
     const config = join(home, 'config.yaml');
     const setStorage = (kind: string | undefined) => {
-      const text = readFileSync(config, 'utf8').replace(/\n    storage: [a-z-]+/, '');
-      writeFileSync(config, kind ? text.replace(/(\n  mover:\n)/, `$1    storage: ${kind}\n`) : text);
+      const text = readFileSync(config, 'utf8').replace(/\n {4}storage: [a-z-]+/, '');
+      writeFileSync(config, kind ? text.replace(/(\n {2}mover:\n)/, `$1    storage: ${kind}\n`) : text);
     };
 
     setStorage('file');

@@ -6,7 +6,7 @@ import { DEFAULT_MIN_TTL_S, expiredToken } from '../domain/token-plan.js';
 import { AuthError } from '../errors.js';
 import { ensureFreshCredential, expiredError } from '../flows/refresh.js';
 import { requireUnlocked } from '../mfa/guard.js';
-import { clientSecretFor, loadProfile, storeFor } from '../commands/context.js';
+import { clientSecretFor, loadProfile, storeFor } from './context.js';
 
 /**
  * The one "fresh token for a profile" use case, behind `auth token`, `auth exec` and
@@ -44,6 +44,8 @@ export async function getToken(req: GetTokenRequest, deps: Deps): Promise<GetTok
   const idToken = Boolean(req.idToken);
   const { credential, refreshed } = await ensureFreshCredential({
     profile: profile.name,
+    config,
+    resolved: profile,
     store,
     minTtlMs: req.minTtlMs ?? DEFAULT_MIN_TTL_S * 1000,
     ...(req.force ? { force: true } : {}),

@@ -10,11 +10,10 @@ import type { Deps } from '../deps.js';
  * scripts/generate-completions.mjs; test/completion.test.ts fails when they
  * drift from the code.
  */
-export const SHELLS = ['bash', 'zsh', 'fish'] as const;
-export type Shell = (typeof SHELLS)[number];
+export type Shell = 'bash' | 'zsh' | 'fish';
 
 /** The hidden command that prints profile names, one per line. */
-export const PROFILES_HELPER = '__complete-profiles';
+const PROFILES_HELPER = '__complete-profiles';
 
 interface OptionSpec {
   flags: string[];
@@ -47,7 +46,7 @@ function optionSpec(opt: Option): OptionSpec {
 }
 
 /** Walks the visible tree; the root's options are global and offered everywhere (commander accepts them anywhere). */
-export function describeTree(root: Command): CommandNode[] {
+function describeTree(root: Command): CommandNode[] {
   const nodes: CommandNode[] = [];
   const help = root.createHelp();
   // -V/--version belongs to `auth` itself; the others are global.
@@ -317,7 +316,7 @@ ${exec.length ? `complete -c auth -n '__auth_at --' -F\n` : ''}${lines.join('\n'
 `;
 }
 
-export function completionScript(root: Command, shell: Shell): string {
+function completionScript(root: Command, shell: Shell): string {
   const nodes = describeTree(root);
   return shell === 'bash' ? bash(nodes) : shell === 'zsh' ? zsh(nodes) : fish(nodes);
 }

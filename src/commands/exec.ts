@@ -12,7 +12,7 @@ export interface ExecOptions {
   command: string[];
 }
 
-export const DEFAULT_TOKEN_VARIABLE = 'AUTH_TOKEN';
+const DEFAULT_TOKEN_VARIABLE = 'AUTH_TOKEN';
 
 /** Secrets auth itself reads from the environment, whatever the profile. */
 const AUTH_SECRET_VARIABLES = ['AUTH_PASSPHRASE'];

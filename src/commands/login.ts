@@ -5,12 +5,12 @@ import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
 import { accountLabel, type Credential } from '../domain/credential.js';
 import { connectServer } from '../flows/server.js';
-import { accountFromUserinfo } from '../providers/resolve.js';
+import { accountFromUserinfo, describeServer } from '../providers/resolve.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import { bearerTokenProblem, checkIdTokenPolicy, credentialFromTokens } from '../flows/tokens.js';
 import { sanitize } from '../ui/text.js';
 import { startSpinner } from '../ui/spinner.js';
-import { clientSecretFor, loadProfile, storeFor } from './context.js';
+import { clientSecretFor, loadProfile, storeFor } from '../app/context.js';
 import { storeUnderLock } from '../store/profile-lock.js';
 
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
@@ -30,7 +30,7 @@ export interface LoginOptions extends ProfileFlags {
 }
 
 /** docs/design.md §2 flow choice for `auto`. */
-export function chooseFlow(flow: Flow, browser: { ok: boolean; reason: string }, hasDevice: boolean): { flow: 'browser' | 'device'; why: string } {
+function chooseFlow(flow: Flow, browser: { ok: boolean; reason: string }, hasDevice: boolean): { flow: 'browser' | 'device'; why: string } {
   if (flow === 'browser') return { flow: 'browser', why: 'the browser flow was requested' };
   if (flow === 'device') return { flow: 'device', why: 'the device flow was requested' };
   if (browser.ok) return { flow: 'browser', why: browser.reason };
@@ -55,8 +55,8 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   if (!profile.issuer && deps.io.stdinIsTTY && deps.io.stderrIsTTY) {
     // docs/design.md §2: a first sign-in on a terminal runs the setup wizard, then signs in (as `gh auth login`).
     const { runSetup } = await import('./setup.js');
-    const name = await runSetup({ profile: profile.name, fromLogin: true }, deps);
-    ({ config, profile } = loadProfile(deps, { ...flags, profile: name }));
+    const saved = await runSetup({ profile: profile.name, fromLogin: true }, deps);
+    ({ config, profile } = loadProfile(deps, { ...flags, profile: saved.profile }));
   }
   if (!profile.issuer || !profile.clientId) {
     const missing = !profile.issuer ? 'issuer' : 'client id';
@@ -74,7 +74,7 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   if (profile.clientSecretEnv) delete deps.env[profile.clientSecretEnv];
   const store = await storeFor(profile, deps);
 
-  const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, ...(clientSecret ? { clientSecret } : {}) }, deps);
+  const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, server: describeServer(profile.issuer, config), ...(clientSecret ? { clientSecret } : {}) }, deps);
   const metadata = server.serverMetadata();
   const browserState = opts.launchBrowser === false ? { ok: false, reason: '--no-browser was given' } : deps.browser.available();
   const choice = chooseFlow(profile.flow, browserState, Boolean(metadata.device_authorization_endpoint));
@@ -300,7 +300,7 @@ async function loginWithToken(opts: LoginOptions, config: Config, profile: Resol
 }
 
 /** Placeholder issuer of a static token stored without one (the credential format requires an issuer). */
-export const STATIC_ISSUER = 'static';
+const STATIC_ISSUER = 'static';
 const MAX_STATIC_TOKEN = 16 * 1024;
 
 async function readAll(stream: NodeJS.ReadableStream, max: number): Promise<string> {
@@ -331,6 +331,7 @@ async function loginWithClientCredentials(opts: LoginOptions, config: Config, pr
   const cred = await issueServiceCredential({
     issuer: profile.issuer,
     clientId: profile.clientId,
+    server: describeServer(profile.issuer, config),
     ...(clientSecret ? { clientSecret } : {}),
     ...(profile.privateKeyFile ? { privateKeyFile: profile.privateKeyFile } : {}),
     scopes: explicitScopes ? profile.scopes : [],

@@ -1,4 +1,4 @@
-import { loadConfig } from '../config/config.js';
+import { loadConfig, type Config } from '../config/config.js';
 import { profileName, resolveProfile, type ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError, ExitCode } from '../errors.js';
@@ -7,7 +7,7 @@ import { revokeCredential } from '../flows/revoke.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import type { Credential } from '../domain/credential.js';
 import { sanitize } from '../ui/text.js';
-import { clientSecretFor } from './context.js';
+import { clientSecretFor } from '../app/context.js';
 
 /** What is known about how long the tokens live: the access token's expiry; a refresh token's is up to the provider. */
 function expiryNote(cred: Credential, deps: Deps): string {
@@ -42,13 +42,13 @@ export interface LogoutOptions {
 export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number> {
   const config = loadConfig(deps.paths.configFile);
   const names = opts.all ? Object.keys(config.profiles) : [profileName(config, deps.env, opts.profile)];
-  const profiles = names.map((name) => resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {}));
+  const profiles = names.map((name) => resolveProfile(config, deps.env, { profile: name }));
   // docs/design.md §2: with MFA on, logging out needs an unlock — checked for every profile before any is touched.
   for (const profile of profiles) await requireUnlocked(profile, deps);
   let failed = false;
   for (const profile of profiles) {
     try {
-      if (!(await logoutProfile(profile, opts, deps))) failed = true;
+      if (!(await logoutProfile(profile, config, opts, deps))) failed = true;
     } catch (e) {
       // One profile's failure does not stop `--all` from logging out the others.
       if (!opts.all || !(e instanceof AuthError) || e.code === 'AUTH_INTERRUPTED') throw e;
@@ -61,7 +61,7 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
 }
 
 /** false when a revocation was attempted and failed (the local copy is gone all the same). */
-async function logoutProfile(profile: ResolvedProfile, opts: LogoutOptions, deps: Deps): Promise<boolean> {
+async function logoutProfile(profile: ResolvedProfile, config: Config, opts: LogoutOptions, deps: Deps): Promise<boolean> {
   const name = profile.name;
   const store = await deps.openStore(profile.storage, name);
   const lock = await acquireProfileLock(name, deps);
@@ -97,7 +97,7 @@ async function logoutProfile(profile: ResolvedProfile, opts: LogoutOptions, deps
     } else {
       // A missing client secret must not stop a logout: revocation then fails and is reported.
       const secret = await clientSecretFor(profile, deps).catch(() => undefined);
-      const outcome = await revokeCredential(cred, deps, secret);
+      const outcome = await revokeCredential(cred, config, deps, secret);
       if (outcome.status === 'revoked') report = 'revoked at server and removed locally';
       else if (outcome.status === 'unsupported') {
         // Not a success to celebrate: the refresh token keeps working at the provider.

@@ -12,7 +12,7 @@ import {
 } from '../mfa/state.js';
 import { checkParams, codeAt, enrolmentUri, ENROLMENT, generateSecret, matchStep, parseBase32Secret, parseTotpUri, remainingMs, stepAt, type TotpParams } from '../mfa/totp.js';
 import { plural, sanitize } from '../ui/text.js';
-import { loadProfile } from './context.js';
+import { loadProfile } from '../app/context.js';
 
 /**
  * docs/design.md §2 `auth mfa`: a local TOTP second factor guarding the stored

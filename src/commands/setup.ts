@@ -40,10 +40,16 @@ interface Draft {
   name: string;
 }
 
-export const canRunWizard = (deps: Deps) => deps.io.stdinIsTTY && deps.io.stderrIsTTY;
+const canRunWizard = (deps: Deps) => deps.io.stdinIsTTY && deps.io.stderrIsTTY;
 
 /** Returns the name of the saved profile. */
-export async function runSetup(opts: SetupOptions, deps: Deps): Promise<string> {
+/** The profile the wizard saved, and whether the person asked to sign in to it now (the caller runs `auth login`). */
+export interface SetupResult {
+  profile: string;
+  signInNow: boolean;
+}
+
+export async function runSetup(opts: SetupOptions, deps: Deps): Promise<SetupResult> {
   const config = loadConfig(deps.paths.configFile);
   if (!canRunWizard(deps)) {
     const name = opts.profile ?? (deps.env.AUTH_PROFILE || undefined) ?? config.active;
@@ -84,14 +90,10 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<string> 
   const preset = findPreset(draft.presetId)!;
   await save(draft, preset, config, deps, ask);
   deps.log.success(`Saved profile ${draft.name} in ${deps.paths.configFile}`);
-  if (opts.fromLogin) return draft.name;
-  if (await ask.confirm({ message: 'Log in now?', default: true })) {
-    const { runLogin } = await import('./login.js');
-    await runLogin({ profile: draft.name, color: deps.log.color }, deps);
-  } else {
-    out(`Sign in later with: auth login${draft.name === 'default' ? '' : ` -p ${draft.name}`}`);
-  }
-  return draft.name;
+  if (opts.fromLogin) return { profile: draft.name, signInNow: true };
+  if (await ask.confirm({ message: 'Log in now?', default: true })) return { profile: draft.name, signInNow: true };
+  out(`Sign in later with: auth login${draft.name === 'default' ? '' : ` -p ${draft.name}`}`);
+  return { profile: draft.name, signInNow: false };
 }
 
 interface Asker {
@@ -458,7 +460,7 @@ async function save(draft: Draft, preset: Preset, config: Config, deps: Deps, as
 }
 
 /** The flags (and env) that do what the wizard would, for a terminal-less run (exit 2). */
-export function nonInteractiveHint(name: string | undefined, profile: ProfileConfig | undefined, deps: Pick<Deps, 'paths'>): string {
+function nonInteractiveHint(name: string | undefined, profile: ProfileConfig | undefined, deps: Pick<Deps, 'paths'>): string {
   const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
   const parts = ['auth login'];
   if (name && name !== 'default') parts.push(`-p ${q(name)}`);

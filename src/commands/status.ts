@@ -13,7 +13,7 @@ export interface StatusOptions {
   json?: boolean;
 }
 
-export interface ProfileStatus {
+interface ProfileStatus {
   name: string;
   active: boolean;
   issuer: string | null;
@@ -42,7 +42,7 @@ export async function runStatus(opts: StatusOptions, deps: Deps): Promise<number
   const rows: ProfileStatus[] = [];
   let unreadable = false;
   for (const name of names) {
-    const profile = resolveProfile(config, { ...deps.env, AUTH_PROFILE: name }, {});
+    const profile = resolveProfile(config, deps.env, { profile: name });
     const row: ProfileStatus = {
       name,
       active: (config.active ?? 'default') === name,

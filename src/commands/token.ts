@@ -4,7 +4,6 @@ import { getToken } from '../app/get-token.js';
 import { DEFAULT_MIN_TTL_S } from '../domain/token-plan.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../domain/token-output.js';
 
-export { formatToken, TOKEN_FORMATS, type TokenFormat } from '../domain/token-output.js';
 
 export interface TokenOptions {
   profile?: string;
@@ -15,7 +14,7 @@ export interface TokenOptions {
   refresh?: boolean;
 }
 
-export function parseTokenOptions(opts: TokenOptions): { format: TokenFormat; minTtlMs: number } {
+function parseTokenOptions(opts: TokenOptions): { format: TokenFormat; minTtlMs: number } {
   const format = (opts.format ?? 'raw') as TokenFormat;
   if (!TOKEN_FORMATS.includes(format)) throw usageError(`--format must be one of ${TOKEN_FORMATS.join(', ')}.`);
   const minTtl = opts.minTtl ?? DEFAULT_MIN_TTL_S;

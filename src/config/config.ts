@@ -2,7 +2,6 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type
 import { AuthError } from '../errors.js';
 import { readPrivateFile, readTrustedFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 import { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './names.js';
-import type { ConfigIndex } from './config-index.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -10,9 +9,9 @@ import { VERSION } from '../version.js';
  * error naming the file, line and field; it is never silently ignored and never
  * overwritten (saving refuses to touch a file that does not parse).
  */
-export { FLOWS, STORAGES, PROFILE_NAME, type Flow, type StorageKind } from './names.js';
+export {    type Flow, type StorageKind } from './names.js';
 
-export interface RedirectConfig { host?: string; port?: number; path?: string }
+interface RedirectConfig { host?: string; port?: number; path?: string }
 export interface MfaConfig { required?: boolean; unlockMinutes?: number }
 export interface EndpointsConfig {
   authorization?: string;
@@ -201,6 +200,23 @@ export function loadConfig(file: string, options: { indexFile?: string } = {}): 
   const config = parse(file, text).config;
   if (options.indexFile) saveConfigIndex(options.indexFile, file, text, config);
   return config;
+}
+
+/**
+ * The parsed config.yaml, cached as JSON for the `auth token` warm path
+ * (docs/design.md §7: the YAML parser is too big to load there). The slow path writes
+ * it whenever it parses the config; the fast path uses it only when the config
+ * file's bytes are exactly the `text` recorded here, so an edit by hand, by
+ * another process or by a newer version is never missed. Non-secret, like the
+ * config itself; 0600 in the user-only state dir.
+ */
+export interface ConfigIndex {
+  v: 1;
+  /** The CLI version that wrote it: another version (an upgrade, a downgrade) never trusts it. */
+  cli: string;
+  configFile: string;
+  text: string;
+  config: Config;
 }
 
 function saveConfigIndex(indexFile: string, configFile: string, text: string, config: Config): void {

@@ -89,7 +89,7 @@ export function isLoopbackHttp(url: URL): boolean {
  * docs/design.md §3 / docs/security.md R02: issuers are https; plain http only for loopback
  * hosts (local test servers). No query or fragment (RFC 8414 §2).
  */
-export function checkIssuer(value: string): string {
+function checkIssuer(value: string): string {
   let url: URL;
   try {
     url = new URL(value);

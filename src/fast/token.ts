@@ -22,7 +22,7 @@ import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from 
  * (dist/main.cjs) handles it with its own messages and exit codes. It never prints
  * before it is sure, so a fallback never follows partial output.
  */
-export interface FastTokenArgs {
+interface FastTokenArgs {
   profile?: string;
   minTtl: number;
   format: TokenFormat;
@@ -43,7 +43,7 @@ const NOFOLLOW = constants.O_NOFOLLOW ?? 0;
  * global -p/--profile and --no-color anywhere, token's own options after it.
  * Anything else (help, --debug, unknown or malformed options) → undefined.
  */
-export function parseFastTokenArgs(argv: string[]): FastTokenArgs | undefined {
+function parseFastTokenArgs(argv: string[]): FastTokenArgs | undefined {
   const args: FastTokenArgs = { minTtl: DEFAULT_MIN_TTL_S, format: 'raw', idToken: false };
   let seenCommand = false;
   for (let i = 0; i < argv.length; i++) {

@@ -10,7 +10,7 @@ import { AuthError, type ErrorCode } from '../errors.js';
  * callers (openid-client, our quirk adapters) get a Response whose body is
  * already complete.
  */
-export const HTTP_TIMEOUT_MS = 30_000;
+const HTTP_TIMEOUT_MS = 30_000;
 /** Token, discovery, JWKS, user info, device, revocation and PAR answers are all small JSON documents. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
@@ -35,17 +35,13 @@ export class ProviderAnswerError extends AuthError {
   }
 }
 
-export function deadlineError(ms: number): ProviderAnswerError {
+function deadlineError(ms: number): ProviderAnswerError {
   return new ProviderAnswerError('AUTH_NETWORK', `the provider did not finish answering within ${formatSeconds(ms)} s`,
     'The provider (or a proxy in between) is answering too slowly; try again later, and check HTTPS_PROXY / NO_PROXY.');
 }
 
-export function tooLargeError(maxBytes: number): ProviderAnswerError {
+function tooLargeError(maxBytes: number): ProviderAnswerError {
   return new ProviderAnswerError('AUTH_PROVIDER_ERROR', `the provider's answer was larger than ${formatBytes(maxBytes)}, so it was not used`);
-}
-
-export function isProviderAnswerError(e: unknown): e is ProviderAnswerError {
-  return e instanceof ProviderAnswerError;
 }
 
 export function boundedFetch(next: typeof fetch, limits: { timeoutMs: number; maxBytes: number }): typeof fetch {

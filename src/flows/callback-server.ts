@@ -14,7 +14,7 @@ import { renderPage, STYLE_HASH, type PageContent } from '../ui/html.js';
  * own code nor end the sign-in. The first request with the right state is the
  * one accepted; its page is held until the caller says how the sign-in ended.
  */
-export interface AcceptedCallback {
+interface AcceptedCallback {
   /** The received query, on the stored redirect URI (docs/security.md R26). */
   url: URL;
   /** Completes the browser's request with the final page. */

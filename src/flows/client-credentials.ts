@@ -2,8 +2,8 @@ import { createPrivateKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { lstatSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import * as client from 'openid-client';
-import { loadConfig } from '../config/config.js';
-import { resolveProfile } from '../config/resolve.js';
+import type { ResolvedProfile } from '../config/resolve.js';
+import type { ServerDescription } from '../providers/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { Credential } from '../domain/credential.js';
@@ -23,6 +23,8 @@ import { credentialFromTokens } from './tokens.js';
 export interface ServiceAccount {
   issuer: string;
   clientId: string;
+  /** How to reach the provider (providers/resolve.ts describeServer). */
+  server: ServerDescription;
   clientSecret?: string;
   /** PEM (PKCS#8, PKCS#1 or SEC1) or JWK file; wins over clientSecret. */
   privateKeyFile?: string;
@@ -41,6 +43,7 @@ export async function issueServiceCredential(account: ServiceAccount, deps: Deps
   const config = await connectServer({
     issuer: account.issuer,
     clientId: account.clientId,
+    server: account.server,
     ...(clientAuth ? { clientAuth } : { clientSecret: account.clientSecret! }),
   }, deps);
   const params: Record<string, string> = {};
@@ -82,17 +85,18 @@ export async function issueServiceCredential(account: ServiceAccount, deps: Deps
  * refresh path, under its lock). The secret comes from the caller (the profile's
  * clientSecretEnv); a private key file is looked up in the profile.
  */
-export async function reissueServiceCredential(cred: Credential, profile: string, clientSecret: string | undefined, deps: Deps): Promise<Credential> {
-  const resolved = resolveProfile(loadConfig(deps.paths.configFile), { ...deps.env, AUTH_PROFILE: profile }, {});
+export async function reissueServiceCredential(cred: Credential, resolved: Pick<ResolvedProfile, 'name' | 'privateKeyFile' | 'clientId' | 'clientSecretEnv'>, server: ServerDescription, clientSecret: string | undefined, deps: Deps): Promise<Credential> {
   const account: ServiceAccount = {
     issuer: cred.issuer,
     clientId: cred.clientId,
+    server,
     scopes: cred.scope.split(' ').filter(Boolean),
     resources: cred.resources ?? [],
   };
   if (resolved.privateKeyFile && resolved.clientId === cred.clientId) account.privateKeyFile = resolved.privateKeyFile;
   if (clientSecret) account.clientSecret = clientSecret;
   if (!account.privateKeyFile && !account.clientSecret) {
+    const profile = resolved.name;
     throw new AuthError('AUTH_NOT_LOGGED_IN', `The service account token for profile ${profile} is due, but no client secret or private key is available to get a new one.`, {
       hint: resolved.clientSecretEnv
         ? `Export ${resolved.clientSecretEnv} with the client secret.`
@@ -103,13 +107,13 @@ export async function reissueServiceCredential(cred: Credential, profile: string
 }
 
 /** private_key_jwt client authentication from a key file (jose imports, openid-client signs). */
-export async function privateKeyJwtAuth(file: string, deps: Deps): Promise<client.ClientAuth> {
+async function privateKeyJwtAuth(file: string, deps: Deps): Promise<client.ClientAuth> {
   const { key, kid } = await loadPrivateKey(file, deps);
   // openid-client's types name the DOM CryptoKey; Node's webcrypto key is the same object.
   return client.PrivateKeyJwt((kid ? { key, kid } : key) as Parameters<typeof client.PrivateKeyJwt>[0]);
 }
 
-export async function loadPrivateKey(file: string, deps: Deps): Promise<{ key: webcrypto.CryptoKey; kid?: string; alg: string }> {
+async function loadPrivateKey(file: string, deps: Deps): Promise<{ key: webcrypto.CryptoKey; kid?: string; alg: string }> {
   const path = resolveKeyPath(file, deps);
   let text: string;
   try {

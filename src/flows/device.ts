@@ -21,7 +21,7 @@ export interface DeviceOptions {
   now(): number;
 }
 
-export interface DeviceCodeInfo {
+interface DeviceCodeInfo {
   verificationUri: string;
   verificationUriComplete?: string;
   userCode: string;
@@ -35,9 +35,9 @@ export interface DeviceCallbacks {
 }
 
 /** Never poll more often than once a second, whatever interval the provider asks for. */
-export const MIN_POLL_INTERVAL_S = 1;
+const MIN_POLL_INTERVAL_S = 1;
 /** A device code is good for 30 minutes at most here; real providers issue 5 to 15. */
-export const MAX_DEVICE_EXPIRES_S = 30 * 60;
+const MAX_DEVICE_EXPIRES_S = 30 * 60;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type * as client from 'openid-client';
 import type { Deps } from '../deps.js';
 import { readTrustedFile, writePrivateFileAtomic } from '../store/fs-safe.js';
-import { checkEndpoints } from './server.js';
+import { checkEndpoints } from './endpoints.js';
 
 /**
  * Discovery metadata kept on disk so a refresh needs no discovery round-trip
@@ -13,7 +13,7 @@ import { checkEndpoints } from './server.js';
  * and every endpoint must pass the https rule (R02). Anything else, or an
  * entry older than MAX_AGE_MS, is ignored and discovery runs again.
  */
-export const DISCOVERY_MAX_AGE_MS = 24 * 60 * 60_000;
+const DISCOVERY_MAX_AGE_MS = 24 * 60 * 60_000;
 
 interface Entry {
   v: 1;
@@ -22,7 +22,7 @@ interface Entry {
   metadata: client.ServerMetadata;
 }
 
-export function discoveryCachePath(deps: Deps, issuer: string): string {
+function discoveryCachePath(deps: Deps, issuer: string): string {
   const id = createHash('sha256').update(issuer).digest('hex').slice(0, 32);
   return join(deps.paths.cacheDir, 'discovery', `${id}.json`);
 }

@@ -1,6 +1,6 @@
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import type { ServerFetch } from '../providers/resolve.js';
+import type { ServerFetch } from '../providers/server-fetch.js';
 import { redactUrl } from '../ui/log.js';
 
 /**
@@ -14,12 +14,12 @@ import { redactUrl } from '../ui/log.js';
  * contacting it. Every other request (token, revocation, device, PAR, user
  * info, JWKS) still treats a 3xx as an error (docs/security.md R04).
  */
-export const MAX_DISCOVERY_REDIRECTS = 3;
+const MAX_DISCOVERY_REDIRECTS = 3;
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** The URL openid-client requests for an issuer (OpenID Connect Discovery 1.0 §4.1, as oauth4webapi builds it). */
-export function discoveryUrl(issuer: string): string {
+function discoveryUrl(issuer: string): string {
   const url = new URL(issuer);
   url.pathname = `${url.pathname}/.well-known/openid-configuration`.replace('//', '/');
   return url.href;

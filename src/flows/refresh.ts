@@ -1,5 +1,8 @@
 import * as client from 'openid-client';
+import type { Config } from '../config/config.js';
+import type { ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
+import { describeServer } from '../providers/resolve.js';
 import { AuthError, loginCommand, notLoggedIn, sessionEnded } from '../errors.js';
 import type { Credential } from '../domain/credential.js';
 import { decideToken, expiredToken, isExpired, needsRefresh } from '../domain/token-plan.js';
@@ -20,6 +23,9 @@ import { reissueServiceCredential } from './client-credentials.js';
  */
 export interface FreshnessRequest {
   profile: string;
+  /** The config the caller read, and the profile resolved from it: the refresh never re-reads config.yaml under the lock. */
+  config: Config;
+  resolved: Pick<ResolvedProfile, 'name' | 'privateKeyFile' | 'clientId' | 'clientSecretEnv'>;
   store: TokenStore;
   minTtlMs: number;
   force?: boolean;
@@ -116,11 +122,12 @@ export function expiredError(profile: string, why: string): AuthError {
 }
 
 async function refreshCredential(cred: Credential, req: FreshnessRequest): Promise<Credential> {
-  const { deps, profile } = req;
+  const { deps } = req;
   // Service accounts have no refresh token: the client_credentials grant runs again (one path for login and re-issue).
-  if (cred.kind === 'client_credentials') return reissueServiceCredential(cred, profile, req.clientSecret, deps);
+  const server = describeServer(cred.issuer, req.config);
+  if (cred.kind === 'client_credentials') return reissueServiceCredential(cred, req.resolved, server, req.clientSecret, deps);
   // R06/R54: refresh only at the issuer that issued the token.
-  const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}), useCache: true }, deps);
+  const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, server, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}), useCache: true }, deps);
   const now = deps.clock.now();
   let tokens;
   try {

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import type { ServerFetch } from '../providers/resolve.js';
+import type { ServerFetch } from '../providers/server-fetch.js';
 
 /**
  * Bounded retries for transient provider failures (docs/design.md §5), as openid-client's
@@ -27,9 +27,9 @@ import type { ServerFetch } from '../providers/resolve.js';
  * answer's body is cancelled so its socket is freed. Each retry is one debug
  * line: method, URL without its query, status or error code, delay.
  */
-export const MAX_RETRIES = 2;
-export const BACKOFF_MS = [500, 1000] as const;
-export const RETRY_AFTER_CAP_MS = 5000;
+const MAX_RETRIES = 2;
+const BACKOFF_MS = [500, 1000] as const;
+const RETRY_AFTER_CAP_MS = 5000;
 
 const RETRY_STATUSES = new Set([502, 503, 504]);
 /** Network failures worth another try for a request that may safely be repeated. */
@@ -39,7 +39,7 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /** 'repeatable': may be sent again after a 502/503/504 or a transient network error; 'unsent-only': only after ECONNREFUSED. */
-export type RetryPolicy = 'repeatable' | 'unsent-only';
+type RetryPolicy = 'repeatable' | 'unsent-only';
 
 export interface RetryOptions {
   /** The provider's token endpoint; a POST there is judged by its grant_type. Unknown (discovery): no POST is repeatable. */
@@ -48,7 +48,7 @@ export interface RetryOptions {
 
 type FetchInit = Parameters<ServerFetch>[1];
 
-export function retryPolicy(url: string, init: FetchInit, options: RetryOptions = {}): RetryPolicy {
+function retryPolicy(url: string, init: FetchInit, options: RetryOptions = {}): RetryPolicy {
   const method = (init.method ?? 'GET').toUpperCase();
   if (method === 'GET' || method === 'HEAD') return 'repeatable';
   if (method === 'POST' && options.tokenEndpoint && withoutQuery(url) === withoutQuery(options.tokenEndpoint)) {
@@ -100,7 +100,7 @@ export function retryingFetch(next: ServerFetch, deps: Pick<Deps, 'log' | 'signa
 }
 
 /** Retry-After as milliseconds to wait (RFC 9110 §10.2.3: delay-seconds or an HTTP date), capped; undefined if absent or invalid. */
-export function retryAfterMs(value: string | null, now: number): number | undefined {
+function retryAfterMs(value: string | null, now: number): number | undefined {
   if (value === null) return undefined;
   const v = value.trim();
   let ms: number;
@@ -119,7 +119,7 @@ export function retryAfterMs(value: string | null, now: number): number | undefi
  * several addresses an AggregateError, which counts as refused only when every
  * address refused.
  */
-export function networkErrorCode(e: unknown): string | undefined {
+function networkErrorCode(e: unknown): string | undefined {
   if (!(e instanceof Error)) return undefined;
   type Coded = Error & { code?: unknown; errors?: unknown };
   const cause = (e as { cause?: unknown }).cause;

@@ -3,6 +3,8 @@ import type { Deps } from '../deps.js';
 import type { Credential } from '../domain/credential.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';
+import type { Config } from '../config/config.js';
+import { describeServer } from '../providers/resolve.js';
 
 export type RevokeOutcome =
   | { status: 'revoked' }
@@ -14,10 +16,10 @@ export type RevokeOutcome =
  * RFC 7009: revoke the refresh token first (it ends the grant), then the access
  * token (docs/security.md R68), at the revocation endpoint of the issuer that issued them.
  */
-export async function revokeCredential(cred: Credential, deps: Deps, clientSecret?: string): Promise<RevokeOutcome> {
+export async function revokeCredential(cred: Credential, appConfig: Config, deps: Deps, clientSecret?: string): Promise<RevokeOutcome> {
   let config: client.Configuration;
   try {
-    config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, ...(clientSecret ? { clientSecret } : {}) }, deps);
+    config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, server: describeServer(cred.issuer, appConfig), ...(clientSecret ? { clientSecret } : {}) }, deps);
   } catch (e) {
     return { status: 'failed', reason: fromProtocolError(e, 'Discovery').message.replace(/\.$/, '') };
   }

@@ -5,9 +5,11 @@ import { AuthError } from '../errors.js';
 import { fromProtocolError, libraryCheck } from './protocol-errors.js';
 import { followDiscoveryRedirects } from './discovery-redirect.js';
 import { readDiscoveryCache, writeDiscoveryCache } from './discovery-cache.js';
+import { checkEndpoints } from './endpoints.js';
 import { retryingFetch } from './retry.js';
 import { httpTimeoutMs } from './bounded-fetch.js';
-import { checkDiscoveredIssuer, describeServer, wrapFetch, type ServerDescription, type ServerFetch } from '../providers/resolve.js';
+import { checkDiscoveredIssuer, wrapFetch, type ServerDescription } from '../providers/resolve.js';
+import type { ServerFetch } from '../providers/server-fetch.js';
 
 /**
  * Builds the openid-client Configuration for an issuer: discovery pinned to the
@@ -21,22 +23,18 @@ export interface ServerOptions {
   clientSecret?: string;
   /** Client authentication other than a secret (private_key_jwt for service accounts); wins over clientSecret. */
   clientAuth?: client.ClientAuth;
-  /** How to reach the provider (providers/resolve.ts); by default looked up from the config by issuer. */
-  server?: ServerDescription;
+  /** How to reach the provider: providers/resolve.ts describeServer, from the config the caller already read. */
+  server: ServerDescription;
   /** Use discovery metadata cached on disk when fresh (flows/discovery-cache.ts, docs/security.md R07). */
   useCache?: boolean;
 }
 
-const ENDPOINT_FIELDS = [
-  'authorization_endpoint', 'token_endpoint', 'device_authorization_endpoint', 'revocation_endpoint',
-  'userinfo_endpoint', 'jwks_uri', 'pushed_authorization_request_endpoint', 'introspection_endpoint',
-] as const;
 
 export async function connectServer(options: ServerOptions, deps: Deps): Promise<client.Configuration> {
   const issuerUrl = new URL(options.issuer);
   const insecureLoopback = isLoopbackHttp(issuerUrl);
   // Presets without discovery (GitHub) and profiles naming their endpoints bring explicit metadata (docs/design.md §8).
-  const server = options.server ?? describeServer(options.issuer, deps);
+  const { server } = options;
   const secretAuth = server.tokenEndpointAuth === 'client_secret_post' ? client.ClientSecretPost : client.ClientSecretBasic;
   const auth = options.clientAuth ?? (options.clientSecret ? secretAuth(options.clientSecret) : client.None());
   const baseFetch: ServerFetch = (url, init) => deps.fetch(url, { ...init, signal: anySignal(init.signal, deps.signal) } as RequestInit);
@@ -87,28 +85,6 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
   if (!server.metadata && !cached) writeDiscoveryCache(options.issuer, config.serverMetadata(), deps);
   client.enableNonRepudiationChecks(config);
   return config;
-}
-
-/** Every endpoint the metadata names must be https (or loopback http for local test servers). */
-export function checkEndpoints(metadata: client.ServerMetadata): void {
-  for (const field of ENDPOINT_FIELDS) {
-    const value = metadata[field];
-    if (value === undefined) continue;
-    let url: URL;
-    try {
-      url = new URL(String(value));
-    } catch {
-      throw new AuthError('AUTH_PROVIDER_ERROR', `The provider metadata has an invalid ${field}.`);
-    }
-    if (url.protocol !== 'https:' && !isLoopbackHttp(url)) {
-      throw new AuthError('AUTH_INSECURE', `Refusing to use the provider: its ${field} is not an https URL.`);
-    }
-  }
-  // RFC 7636 §7.2 / docs/security.md R11: never downgrade PKCE.
-  const methods = metadata.code_challenge_methods_supported;
-  if (Array.isArray(methods) && !methods.includes('S256')) {
-    throw new AuthError('AUTH_PROVIDER_ERROR', 'The provider does not support PKCE with S256, which auth requires for a safe sign-in.');
-  }
 }
 
 function anySignal(a: AbortSignal | null | undefined, b: AbortSignal): AbortSignal {

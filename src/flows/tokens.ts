@@ -6,9 +6,9 @@ import type { Account, Credential, CredentialKind } from '../domain/credential.j
 type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
 
 /** When `expires_in` is absent we assume a short life so the token is re-checked soon (docs/security.md R36, policy). */
-export const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
+const DEFAULT_LIFETIME_MS = 60 * 60 * 1000;
 /** A provider's expires_in is capped at a year: 1e300 s would make the stored expiry an invalid date. */
-export const MAX_TOKEN_LIFETIME_S = 365 * 24 * 60 * 60;
+const MAX_TOKEN_LIFETIME_S = 365 * 24 * 60 * 60;
 const MAX_ID_TOKEN_AGE_S = 10 * 60;
 const CLOCK_TOLERANCE_S = 60;
 
@@ -65,7 +65,7 @@ export function accountFromClaims(claims: Record<string, unknown> | undefined): 
  * The account after a refresh: the new ID token's claims win, and display fields it
  * lacks (taken from userinfo at login, docs/security.md R90) are kept for the same subject.
  */
-export function mergeAccount(previous: Account | undefined, next: Account | undefined): Account | undefined {
+function mergeAccount(previous: Account | undefined, next: Account | undefined): Account | undefined {
   if (!next) return previous;
   if (!previous || (previous.sub !== undefined && next.sub !== undefined && previous.sub !== next.sub)) return next;
   return { ...previous, ...next };
@@ -153,7 +153,7 @@ function checkRefreshedIdentity(previous: Credential, claims: client.IDToken): v
 }
 
 /** Reads the payload of a JWT we validated earlier (display and continuity only). */
-export function decodePayload(jwt: string): Record<string, unknown> | undefined {
+function decodePayload(jwt: string): Record<string, unknown> | undefined {
   try {
     return decodeJwt(jwt) as Record<string, unknown>;
   } catch {

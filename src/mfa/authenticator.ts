@@ -29,7 +29,7 @@ interface Index {
   entries: AuthenticatorEntry[];
 }
 
-export const ENTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
+const ENTRY_NAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/;
 const account = (name: string) => `authenticator:${name}`;
 const indexPath = (deps: Deps) => join(deps.paths.stateDir, 'authenticator', 'index.json');
 
@@ -89,7 +89,7 @@ export async function removeEntry(deps: Deps, name: string): Promise<void> {
   });
 }
 
-export const unknownEntry = (name: string) =>
+const unknownEntry = (name: string) =>
   usageError(`No authenticator entry named "${name}".`, 'Run `auth mfa list` to see the names, or `auth mfa add` to add one.');
 
 export async function entryParams(deps: Deps, name: string): Promise<{ entry: AuthenticatorEntry; params: TotpParams }> {

@@ -30,7 +30,7 @@ function newCode(): string {
 }
 
 /** The canonical form a code is hashed in, or undefined when the input cannot be a backup code. */
-export function normalizeBackupCode(input: string): string | undefined {
+function normalizeBackupCode(input: string): string | undefined {
   const s = input.replace(/[\s-]/g, '').toLowerCase();
   return /^[a-z2-7]{10}$/.test(s) ? s : undefined;
 }

@@ -154,7 +154,7 @@ export function openWindow(ctx: MfaContext, deps: Deps) {
   };
 }
 
-export function lockedError(profile: string): AuthError {
+function lockedError(profile: string): AuthError {
   return new AuthError('AUTH_MFA_LOCKED', `MFA is locked for profile ${profile}: run \`auth mfa unlock\` to open an unlock window.`, {
     ...(profile === 'default' ? {} : { hint: `For this profile: ${unlockHint(profile)}` }),
   });

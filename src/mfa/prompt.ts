@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import { AuthError, interrupted } from '../errors.js';
+import { AuthError } from '../errors.js';
 
 /**
  * Codes and secrets come from the terminal, or from the first line of stdin
@@ -12,7 +12,7 @@ export function canPrompt(deps: Deps): boolean {
 
 const MAX_LINE = 8192;
 
-export async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
+async function readFirstLine(stream: NodeJS.ReadableStream): Promise<string> {
   let text = '';
   for await (const chunk of stream as AsyncIterable<Buffer | string>) {
     text += chunk.toString();
@@ -26,15 +26,8 @@ export async function readFirstLine(stream: NodeJS.ReadableStream): Promise<stri
   return text.replace(/\r$/, '').slice(0, MAX_LINE);
 }
 
-async function prompt(deps: Deps, message: string): Promise<string> {
-  const { password } = await import('@inquirer/prompts');
-  try {
-    return await password({ message, mask: '*' }, { input: deps.io.stdin, output: deps.io.stderr, signal: deps.signal, clearPromptOnDone: true });
-  } catch (e) {
-    const name = (e as Error)?.name;
-    if (name === 'ExitPromptError' || name === 'AbortPromptError' || deps.signal.aborted) throw interrupted();
-    throw e;
-  }
+function prompt(deps: Deps, message: string): Promise<string> {
+  return deps.prompter.secret(message, { mask: '*', clearAfter: true });
 }
 
 /** A TOTP or backup code: masked TTY prompt, else the first line of stdin. */

@@ -117,7 +117,7 @@ class FileSecretStore implements SecretStore {
   }
 }
 
-export function secretsDir(deps: Deps): string {
+function secretsDir(deps: Deps): string {
   return secretsDirectory(deps.paths);
 }
 

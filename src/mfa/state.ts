@@ -2,12 +2,12 @@ import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { acquireLock } from '../store/lock.js';
 import { readTrustedFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
-import { mfaAccount, mfaDirectory, mfaStateFile } from '../store/layout.js';
+import { mfaAccount, mfaStateFile } from '../store/layout.js';
 import { isBackupCodeSet, type BackupCodeSet } from './backup-codes.js';
 import { ALGORITHMS, type TotpParams } from './totp.js';
 import { parseState, type MfaState } from '../domain/mfa-state.js';
 
-export { parseState, type MfaState };
+export {  type MfaState };
 
 /**
  * Per-profile MFA bookkeeping, split in two (docs/security.md R98):
@@ -35,7 +35,6 @@ export interface FactorRecord extends TotpParams {
 
 
 export { mfaAccount };
-export const mfaDir = (deps: Deps) => mfaDirectory(deps.paths);
 export const mfaStatePath = (deps: Deps, profile: string) => mfaStateFile(deps.paths, profile);
 
 export type LoadedState = { kind: 'missing' } | { kind: 'corrupt' } | { kind: 'ok'; state: MfaState };

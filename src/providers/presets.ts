@@ -16,7 +16,7 @@ import type { Flow } from '../config/config.js';
 
 export type PresetId = 'github' | 'google' | 'entra' | 'gitlab' | 'okta' | 'auth0' | 'keycloak' | 'oidc' | 'oauth2';
 
-export type FieldKind =
+type FieldKind =
   /** an https URL (http only for loopback test servers), no query or fragment */
   | 'url'
   /** a host name such as dev-123.okta.com (a pasted https:// prefix is dropped) */
@@ -47,7 +47,7 @@ export interface EndpointTemplates {
   jwks?: string;
 }
 
-export type ClientSecretUse =
+type ClientSecretUse =
   /** public client: no secret */
   | 'none'
   /** the provider may issue one (confidential client); the wizard asks */
@@ -106,7 +106,7 @@ export interface Preset {
 /** The loopback redirect every provider that follows RFC 8252 §7.3 accepts (any port). */
 const ANY_PORT = { host: '127.0.0.1', port: 0, path: '/callback' };
 /** Providers that match redirect URIs exactly, port included, get one fixed port to register. */
-export const FIXED_REDIRECT_PORT = 8250;
+const FIXED_REDIRECT_PORT = 8250;
 const FIXED_PORT = { host: '127.0.0.1', port: FIXED_REDIRECT_PORT, path: '/callback' };
 
 const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];

@@ -1,11 +1,12 @@
 import type * as client from 'openid-client';
-import { loadConfig, type EndpointsConfig, type ProfileConfig } from '../config/config.js';
+import type { Config, EndpointsConfig, ProfileConfig } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { Account } from '../domain/credential.js';
 import { accountFromClaims } from '../flows/tokens.js';
 import { findPreset, PRESETS, type EndpointTemplates, type Preset } from './presets.js';
 import { githubQuirks } from './quirks/github.js';
+import type { ServerFetch } from './server-fetch.js';
 
 /**
  * Profile → what connectServer needs to talk to the provider
@@ -26,13 +27,11 @@ export interface ServerDescription {
   quirks?: Preset['quirks'];
 }
 
-/** The fetch openid-client calls (its `customFetch`). */
-export type ServerFetch = (url: string, init: { method: string; headers: Record<string, string>; body?: unknown; redirect?: 'manual'; signal?: AbortSignal | null }) => Promise<Response>;
 
 const PLACEHOLDER = /\{([A-Za-z]+)\}/g;
 
 /** Fills `{name}` placeholders; undefined when one of them has no (non-empty) value. */
-export function fillTemplate(template: string, vars: Record<string, string | undefined>): string | undefined {
+function fillTemplate(template: string, vars: Record<string, string | undefined>): string | undefined {
   let missing = false;
   const out = template.replace(PLACEHOLDER, (_m, name: string) => {
     const v = vars[name];
@@ -43,7 +42,7 @@ export function fillTemplate(template: string, vars: Record<string, string | und
 }
 
 /** The preset's fields plus its derived values and the issuer: everything templates may use. */
-export function presetVars(preset: Preset, values: Record<string, string>): Record<string, string> {
+function presetVars(preset: Preset, values: Record<string, string>): Record<string, string> {
   const clean: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (v !== undefined && v !== '') clean[k] = v;
   const vars = { ...clean, ...(preset.derive?.(clean) ?? {}) };
@@ -152,8 +151,7 @@ export function describeProfile(profile: ProfileLike): ServerDescription {
  * profile describes falls back to a preset that owns it (GitHub.com, Google,
  * Entra ID), else plain discovery.
  */
-export function describeServer(issuer: string, deps: Pick<Deps, 'paths'>): ServerDescription {
-  const config = loadConfig(deps.paths.configFile);
+export function describeServer(issuer: string, config: Config): ServerDescription {
   const found: Array<{ name: string; description: ServerDescription }> = [];
   for (const [name, profile] of Object.entries(config.profiles)) {
     if (profile.issuer !== issuer || (!profile.provider && !profile.endpoints)) continue;

@@ -14,7 +14,7 @@ export interface ClientSecretProfile {
   storage?: StorageKind;
 }
 
-export const clientSecretKey = (profile: string) => `${profile}:client-secret`;
+const clientSecretKey = (profile: string) => `${profile}:client-secret`;
 
 export async function storeClientSecret(profile: ClientSecretProfile, secret: string, deps: Deps): Promise<void> {
   const vault = await openVault(profile.storage, profile.name, deps);

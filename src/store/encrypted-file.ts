@@ -38,7 +38,7 @@ function prepareKey(passphrase: string): PreparedKey {
   return { passphrase, salt, key };
 }
 
-export async function encryptSecret(passphrase: string, plaintext: string, prepared?: PreparedKey): Promise<Buffer> {
+async function encryptSecret(passphrase: string, plaintext: string, prepared?: PreparedKey): Promise<Buffer> {
   const { salt, key } = prepared?.passphrase === passphrase ? prepared : prepareKey(passphrase);
   const nonce = randomBytes(NONCE);
   const header = Buffer.concat([ENCRYPTED_MAGIC, Buffer.from([VERSION]), salt, nonce]);
@@ -49,7 +49,7 @@ export async function encryptSecret(passphrase: string, plaintext: string, prepa
 }
 
 /** undefined when the passphrase is wrong or any byte of the blob was changed (GCM cannot tell which). */
-export async function decryptSecret(passphrase: string, blob: Buffer): Promise<string | undefined> {
+async function decryptSecret(passphrase: string, blob: Buffer): Promise<string | undefined> {
   const header = blob.subarray(0, HEADER);
   const salt = header.subarray(ENCRYPTED_MAGIC.length + 1, ENCRYPTED_MAGIC.length + 1 + SALT);
   const nonce = header.subarray(ENCRYPTED_MAGIC.length + 1 + SALT);
@@ -99,9 +99,7 @@ export class EncryptedFileVault implements SecretVault {
         hint: 'Set AUTH_PASSPHRASE, or run the command in a terminal.',
       });
     }
-    const { password } = await import('@inquirer/prompts');
-    const ask = (message: string) =>
-      password({ message, mask: true }, { input: this.deps.io.stdin, output: this.deps.io.stderr, signal: this.deps.signal });
+    const ask = (message: string) => this.deps.prompter.secret(message);
     const answer = await ask(confirm ? 'New passphrase for the encrypted credential store' : 'Passphrase for the encrypted credential store');
     if (!answer) throw new AuthError('AUTH_USAGE', 'An empty passphrase cannot protect the credential store.');
     if (confirm && (await ask('Repeat the passphrase')) !== answer) {

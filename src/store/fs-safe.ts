@@ -319,7 +319,7 @@ function sweepOnce(dir: string): void {
  * minute). One readdir of a small directory; a reservation that a slow refresh
  * still holds may be removed too, and its write then falls back to a new temp file.
  */
-export function sweepStaleTemps(dir: string, now: number): void {
+function sweepStaleTemps(dir: string, now: number): void {
   let names: string[];
   try { names = readdirSync(dir); } catch { return; }
   for (const name of names) {

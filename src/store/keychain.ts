@@ -41,7 +41,7 @@ const MIN_MAX_SECRET = 128;
  * is in accounts `<key>#<gen>#0` … `<key>#<gen>#<n-1>`. The `auth token` fast
  * path (src/fast/token.ts) knows the prefix and leaves such entries to the full CLI.
  */
-export const CHUNK_HEADER_PREFIX = KEYCHAIN_CHUNK_PREFIX;
+const CHUNK_HEADER_PREFIX = KEYCHAIN_CHUNK_PREFIX;
 const CHUNK_HEADER = /^authcli-chunked:v1:([0-9a-f]{16}):([1-9][0-9]{0,5}):([0-9a-f]{64})$/;
 /** What follows `<key>` in a chunk's account (profile names and keys never contain `#`). */
 const CHUNK_SUFFIX = /^#[0-9a-f]{16}#[0-9]{1,6}$/;

@@ -23,8 +23,7 @@ export const mfaAccount = (profile: string) => `mfa:${profile}`;
 /** The credential file of a profile (file and encrypted-file stores, and the keychain's fallback). */
 export const credentialFile = (paths: Paths, profile: string) => join(paths.credentialsDir, `${profile}.json`);
 /** MFA verifier state: its existence is the signal that MFA is on for the profile (mfa/state.ts). */
-export const mfaDirectory = (paths: Paths) => join(paths.stateDir, 'mfa');
-export const mfaStateFile = (paths: Paths, profile: string) => join(mfaDirectory(paths), `${profile}.json`);
+export const mfaStateFile = (paths: Paths, profile: string) => join(paths.stateDir, 'mfa', `${profile}.json`);
 /** Secrets that are not credentials (MFA factors, authenticator seeds) when they are kept in files. */
 export const secretsDirectory = (paths: Paths) => join(paths.stateDir, 'secrets');
 export const mfaSecretFile = (paths: Paths, profile: string) => join(secretsDirectory(paths), 'mfa', profile);

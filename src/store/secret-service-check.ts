@@ -1,6 +1,5 @@
 // node:net is loaded only when a bus must be dialled: it costs ~2.5 ms of the `auth token`
 // startup budget (docs/design.md §7), and the file store's fast path never dials.
-import type { Socket } from 'node:net';
 
 /**
  * Does a Secret Service answer on this session bus? Asked in plain JavaScript
@@ -38,7 +37,7 @@ type Target = { path: string } | { host: string; port: number } | { reason: stri
 const unescape = (v: string) => v.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
 
 /** The first address we can dial; undefined for a transport this check does not speak (the library is asked directly). */
-export function busTarget(env: NodeJS.ProcessEnv): Target {
+function busTarget(env: NodeJS.ProcessEnv): Target {
   let address = env.DBUS_SESSION_BUS_ADDRESS;
   if (address === undefined || address === '') {
     // What the library does without the variable: the per-user bus socket.
@@ -154,7 +153,6 @@ async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Serv
   // require in the CommonJS bundles (dynamic import() would start the ESM loader); import() elsewhere.
   const { connect } = (typeof require === 'function' ? require('node:net') : await import('node:net')) as typeof import('node:net');
   return new Promise<ServiceCheck>((resolve) => {
-    let socket: Socket;
     let settled = false;
     const done = (result: ServiceCheck) => {
       if (settled) return;
@@ -164,7 +162,7 @@ async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Serv
       resolve(result);
     };
     const timer = setTimeout(() => done({ ok: false, reason: `the D-Bus session bus or the Secret Service did not answer within ${timeoutMs / 1000} s`, noAnswer: true }), timeoutMs);
-    socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
+    const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
     socket.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, reason: `no D-Bus session bus (${e.code ?? e.message})` }));
     socket.on('close', () => done({ ok: false, reason: 'the D-Bus session bus closed the connection' }));
     let stage: 'auth' | 'messages' = 'auth';

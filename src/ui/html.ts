@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
  * small self-contained document, every dynamic string HTML-escaped, never the
  * code or a token, no external resources.
  */
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"'`=/]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

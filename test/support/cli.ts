@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 /** Runs the built CLI (bin/auth.js → dist/) as a child process, as users and scripts do. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 export const BIN = join(ROOT, 'bin', 'auth.js');
-export const SCRIPTED_BROWSER = join(ROOT, 'sandbox', 'browser.mjs');
+const SCRIPTED_BROWSER = join(ROOT, 'sandbox', 'browser.mjs');
 
 export interface CliResult {
   code: number | null;

@@ -16,7 +16,7 @@ import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type CryptoKey, type
  * request is recorded with a monotonic timestamp (performance.now()).
  */
 
-export interface RecordedRequest {
+interface RecordedRequest {
   /** performance.now() when the request's body had been read. */
   t: number;
   method: string;
@@ -45,7 +45,7 @@ export interface Reply {
   trickleMs?: number;
 }
 
-export type IdTokenMode =
+type IdTokenMode =
   | 'rs256' // correctly signed with the current key
   | 'none' // alg none, empty signature
   | 'hs256' // HMAC-signed with the client_id as the key
@@ -69,9 +69,9 @@ export interface TokenContext {
   defaultReply(idToken?: IdTokenOptions): Promise<Reply>;
 }
 
-export type TokenScript = Reply | ((ctx: TokenContext) => Reply | Promise<Reply>);
+type TokenScript = Reply | ((ctx: TokenContext) => Reply | Promise<Reply>);
 
-export interface AuthorizeContext {
+interface AuthorizeContext {
   params: URLSearchParams;
   code: string;
   state: string | null;
@@ -79,9 +79,9 @@ export interface AuthorizeContext {
 }
 
 /** Query fields for the redirect back to the client; undefined drops a field, arrays repeat it. */
-export type AuthorizeQuery = Record<string, string | string[] | undefined>;
+type AuthorizeQuery = Record<string, string | string[] | undefined>;
 
-export interface Authorization {
+interface Authorization {
   params: URLSearchParams;
   code: string;
   redirectUri: string;
@@ -311,7 +311,8 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
     if (typeof reply.delay === 'number') await new Promise((r) => setTimeout(r, reply.delay as number));
     else if (reply.delay) await reply.delay;
     if (reply.reset) {
-      res.socket?.resetAndDestroy?.() ?? res.socket?.destroy();
+      if (res.socket?.resetAndDestroy) res.socket.resetAndDestroy();
+      else res.socket?.destroy();
       return;
     }
     const isJson = reply.body !== undefined && typeof reply.body !== 'string';

@@ -36,7 +36,7 @@ export interface GitHubFixtureOptions {
   interval?: number;
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   accept: string | undefined;

@@ -13,14 +13,14 @@ import { requireSystem, type SystemRequirement } from './system.js';
  * The bus runs with a config of our own that has no service directories: D-Bus
  * activation would otherwise start a second, locked gnome-keyring on first use.
  */
-export const KEYRING_BINARIES = ['dbus-daemon', 'gnome-keyring-daemon', 'dbus-send', 'secret-tool'] as const;
+const KEYRING_BINARIES = ['dbus-daemon', 'gnome-keyring-daemon', 'dbus-send', 'secret-tool'] as const;
 
 function which(bin: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${bin}`], { stdio: 'ignore' }).status === 0;
 }
 
 /** Whether this machine can run a private Secret Service; the skip reason names what is missing. */
-export function keyringSupport(): { available: boolean; reason: string } {
+function keyringSupport(): { available: boolean; reason: string } {
   if (process.platform !== 'linux') return { available: false, reason: `the private Secret Service fixture runs on Linux only (this is ${process.platform})` };
   const missing = KEYRING_BINARIES.filter((b) => !which(b));
   if (missing.length) {

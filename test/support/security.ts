@@ -1,7 +1,6 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, afterEach, expect } from 'vitest';
 import { startFakeAs, type FakeAs } from './fake-as.js';
 import { makeHome, runCli, spawnCli, type CliOptions, type CliResult } from './cli.js';
@@ -173,11 +172,6 @@ export async function awaitRedirect(fake: FakeAs, n = 1): Promise<URL> {
 
 /** Target (path + query) of a callback URL. */
 export const targetOf = (url: URL) => `${url.pathname}${url.search}`;
-
-/** Waits for the child to exit. */
-export function exited(child: ChildProcess & { result: Promise<CliResult> }): Promise<CliResult> {
-  return child.result;
-}
 
 type BrowserMode = 'follow' | 'authorize' | 'none';
 type FreshSession = (mode?: BrowserMode) => Promise<{ fake: FakeAs; s: Session }>;

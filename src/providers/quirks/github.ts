@@ -1,5 +1,5 @@
 import type * as client from 'openid-client';
-import type { ServerFetch } from '../resolve.js';
+import type { ServerFetch } from '../server-fetch.js';
 
 /**
  * GitHub's OAuth endpoints (docs.github.com "Authorizing OAuth apps") differ

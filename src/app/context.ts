@@ -3,13 +3,7 @@ import { resolveProfile, type ProfileFlags, type ResolvedProfile } from '../conf
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { TokenStore } from '../store/token-store.js';
-import { configIndexPath } from '../config/config-index.js';
-
-/** Options every command accepts (docs/design.md §2). */
-export interface GlobalOptions {
-  profile?: string;
-  json?: boolean;
-}
+import { configIndexFile } from '../store/layout.js';
 
 export interface ProfileContext {
   config: Config;
@@ -17,7 +11,7 @@ export interface ProfileContext {
 }
 
 export function loadProfile(deps: Deps, flags: ProfileFlags): ProfileContext {
-  const config = loadConfig(deps.paths.configFile, { indexFile: configIndexPath(deps.paths) });
+  const config = loadConfig(deps.paths.configFile, { indexFile: configIndexFile(deps.paths) });
   return { config, profile: resolveProfile(config, deps.env, flags) };
 }
 

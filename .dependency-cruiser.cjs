@@ -1,0 +1,70 @@
+// The layering of src/ (docs/architecture.md "Layers"), checked by `npm run lint:deps` in `npm test`:
+//   domain ← protocol (flows, providers), infra (store, config, mfa) ← app ← cli (commands, main, system, ui)
+//   fast → domain + the read-only part of infra
+const BELOW_APP = '^src/(domain|flows|providers|store|config|mfa)/';
+const CLI = '^src/(commands/|main\\.ts$|system\\.ts$|bin\\.ts$)';
+const TERMINAL_UI = '^src/ui/(spinner|qr|prompter)\\.ts$|(^|/)node_modules/(@inquirer|ora|commander|qrcode-terminal|open)/';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'No import cycles.', from: { path: '^src/' }, to: { circular: true } },
+    {
+      name: 'domain-is-pure',
+      severity: 'error',
+      comment: 'src/domain holds the rules as pure functions: it imports nothing but itself (no node:*, no packages).',
+      from: { path: '^src/domain/' },
+      to: { pathNot: '^src/domain/' },
+    },
+    {
+      name: 'below-app-stays-below',
+      severity: 'error',
+      comment: 'Protocol and infra never reach up into use cases, commands, the composition root or the fast path.',
+      from: { path: BELOW_APP },
+      to: { path: `^src/(app|fast)/|${CLI}` },
+    },
+    {
+      name: 'app-below-cli',
+      severity: 'error',
+      comment: 'Use cases return data; commands render it. app/ never imports commands/, main.ts or system.ts.',
+      from: { path: '^src/app/' },
+      to: { path: CLI },
+    },
+    {
+      name: 'no-terminal-ui-below-cli',
+      severity: 'error',
+      comment: 'Prompts, spinners, QR codes, commander and the browser launcher belong to the cli layer (commands/, main.ts, system.ts, ui/).',
+      from: { path: '^src/(domain|flows|providers|store|config|mfa|app|fast)/' },
+      to: { path: TERMINAL_UI },
+    },
+    {
+      name: 'fast-reads-only',
+      severity: 'error',
+      comment: 'The auth token fast path loads the domain rules and the read-only, dependency-light part of infra only (docs/design.md §7).',
+      from: { path: '^src/fast/' },
+      to: {
+        path: '^src/',
+        pathNot: '^src/(fast|domain)/|^src/store/(layout|secret-service-check)\\.ts$|^src/config/(paths|resolve|config-index|names)\\.ts$|^src/(errors|version)\\.ts$',
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'no-dev-deps-in-src',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'no-orphans',
+      severity: 'error',
+      from: { orphan: true, path: '^src/', pathNot: '^src/(bin|main)\\.ts$' },
+      to: {},
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js', '.mjs', '.cjs'] },
+  },
+};
