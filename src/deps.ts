@@ -27,8 +27,11 @@ interface Clock {
 }
 
 export interface Browser {
-  /** Launches the system browser (or AUTH_BROWSER/BROWSER) on the URL; rejects if that cannot happen. */
-  open(url: string): Promise<void>;
+  /**
+   * Launches the system browser (or AUTH_BROWSER/BROWSER) on the URL; rejects if that cannot happen.
+   * `hide`: environment variables the browser must not inherit (a client secret).
+   */
+  open(url: string, hide?: readonly string[]): Promise<void>;
   /** Whether this machine can plausibly show a browser (docs/design.md §2 flow choice). */
   available(): { ok: boolean; reason: string };
 }

@@ -11,7 +11,8 @@ import { createPrompter } from './ui/prompter.js';
 
 /** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
 export function createSystemDeps(options: { color: boolean; debug: boolean }): Deps {
-  const env = process.env;
+  // A copy: nothing below mutates the process environment (docs/architecture.md "Layers").
+  const env: NodeJS.ProcessEnv = { ...process.env };
   const io = {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -144,9 +145,12 @@ function assertLaunchableUrl(url: string): void {
  */
 const BROWSER_UNSAFE_ENV = ['AUTH_PASSPHRASE'] as const;
 
-/** Runs `launch` (which spawns) with the secret variables out of process.env, restored right after. */
-async function withoutSecretEnv<T>(launch: () => Promise<T>): Promise<T> {
-  const saved = BROWSER_UNSAFE_ENV.map((name) => [name, process.env[name]] as const);
+/**
+ * Runs `launch` (which spawns) with the secret variables out of process.env, restored right
+ * after: the composition root is the one place that touches the process environment.
+ */
+async function withoutSecretEnv<T>(hidden: readonly string[], launch: () => Promise<T>): Promise<T> {
+  const saved = hidden.map((name) => [name, process.env[name]] as const);
   for (const [name] of saved) delete process.env[name];
   try {
     return await launch();
@@ -164,13 +168,14 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       if (platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) return { ok: false, reason: 'there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)' };
       return { ok: true, reason: 'a desktop session is available' };
     },
-    async open(url) {
+    async open(url, hide = []) {
       assertLaunchableUrl(url);
+      const hidden = [...BROWSER_UNSAFE_ENV, ...hide];
       if (command) {
         log.debug(`launching browser via ${env.AUTH_BROWSER ? 'AUTH_BROWSER' : 'BROWSER'}`);
         await new Promise<void>((resolve, reject) => {
           const childEnv = { ...process.env };
-          for (const name of BROWSER_UNSAFE_ENV) delete childEnv[name];
+          for (const name of hidden) delete childEnv[name];
           const child = spawn(command, [url], { stdio: 'ignore', detached: true, shell: false, windowsHide: true, env: childEnv });
           child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch the browser command "${command}": ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
           child.once('spawn', () => { child.unref(); resolve(); });
@@ -179,7 +184,7 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       }
       const { default: open } = await import('open');
       // `open` spawns with process.env and takes no env option.
-      const child = await withoutSecretEnv(() => open(url, { wait: false }));
+      const child = await withoutSecretEnv(hidden, () => open(url, { wait: false }));
       await new Promise<void>((resolve, reject) => {
         child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch a browser: ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
         child.once('spawn', () => { child.unref(); resolve(); });

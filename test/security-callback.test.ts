@@ -157,9 +157,8 @@ describe('R23–R25 junk requests', () => {
     cleanups.push(() => slow.destroy());
     await new Promise((r) => slow.once('connect', r));
     slow.write(`GET /callback?state=${w.state} HTTP/1.1\r\nHost: 127.0.0.1:${w.port}\r\nX-Slow: `);
-    const started = performance.now();
+    // A listener blocked by the half-sent request would never finish: the test's timeout ends it.
     await w.finish();
-    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('R24: a foreign Host (DNS rebinding) and absolute-form targets get 400; the flow continues', async () => {

