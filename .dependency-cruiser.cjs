@@ -44,7 +44,7 @@ module.exports = {
       from: { path: '^src/fast/' },
       to: {
         path: '^src/',
-        pathNot: '^src/(fast|domain)/|^src/store/(layout|secret-service-check)\\.ts$|^src/config/(paths|resolve|config-index|names)\\.ts$|^src/(errors|version)\\.ts$',
+        pathNot: '^src/(fast|domain)/|^src/store/(layout|keychain-timeout|secret-service-check)\\.ts$|^src/config/(paths|resolve|config-index|names)\\.ts$|^src/(errors|version)\\.ts$',
         dependencyTypesNot: ['type-only'],
       },
     },

@@ -1,6 +1,7 @@
 import type { Paths } from './config/paths.js';
 import type { StorageKind } from './config/config.js';
 import type { TokenStore } from './store/token-store.js';
+import type { StorageContext } from './store/context.js';
 
 /**
  * Effects come through Deps (docs/architecture.md "Layers"): only system.ts builds the real
@@ -56,6 +57,8 @@ export interface Deps {
   paths: Paths;
   browser: Browser;
   prompter: Prompter;
+  /** What the stores remember during this invocation (store/context.ts). */
+  storage: StorageContext;
   log: Logger;
   /** Aborted on SIGINT/SIGTERM; every wait listens to it. */
   signal: AbortSignal;

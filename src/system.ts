@@ -6,6 +6,7 @@ import { AuthError } from './errors.js';
 import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded-fetch.js';
 import { openStore } from './store/select.js';
 import { testClockMs } from './store/layout.js';
+import { StorageContext } from './store/context.js';
 import { createLogger, redactUrl } from './ui/log.js';
 import { createPrompter } from './ui/prompter.js';
 
@@ -38,6 +39,7 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     paths,
     browser: systemBrowser(env, process.platform, log),
     prompter: createPrompter(io, controller.signal),
+    storage: new StorageContext(),
     log,
     signal: controller.signal,
     openStore: (kind, profile) => openStore(kind, profile, deps),

@@ -10,8 +10,9 @@ import { FileStore } from '../src/store/file.js';
 import type { TokenStore } from '../src/store/token-store.js';
 import { makeHome } from './support/cli.js';
 import { keyringRequirement, startPrivateKeyring, type PrivateKeyring } from './support/keyring.js';
+import { StorageContext } from '../src/store/context.js';
 
-// The store contract (docs/architecture.md "Adding a store"):
+// The store contract (docs/architecture.md "Adding things"):
 // each backend, and the layered store `openStore` hands to commands, must
 // round-trip a credential, overwrite it, answer undefined for a missing one
 // and delete it — here in-process, against real files and a real Secret Service.
@@ -42,6 +43,7 @@ function makeDeps(home: string, env: NodeJS.ProcessEnv): TestDeps {
     paths: resolvePaths({ AUTH_HOME: home }, process.platform, home),
     browser: { open: async () => undefined, available: () => ({ ok: false, reason: 'test' }) },
     prompter: { secret: async () => { throw new Error('the store tests never prompt'); } },
+    storage: new StorageContext(),
     log,
     signal: new AbortController().signal,
     openStore: async (kind, profile) => (await import('../src/store/select.js')).openStore(kind, profile, deps),

@@ -253,7 +253,8 @@ describe.skipIf(keyring.skip)('credentials in the OS keychain (private gnome-key
     process.env.DBUS_SESSION_BUS_ADDRESS = kr.env.DBUS_SESSION_BUS_ADDRESS;
     try {
       const log = { debugEnabled: false, color: false, info() {}, success() {}, warn() {}, error() {}, debug() {} };
-      await storeClientSecret({ name: 'svc' }, service.clientSecret, { env: { ...kr.env }, log, paths: resolvePaths({ AUTH_HOME: home }, process.platform, home), platform: process.platform, signal: new AbortController().signal } as never);
+      const { StorageContext } = await import('../src/store/context.js');
+      await storeClientSecret({ name: 'svc' }, service.clientSecret, { env: { ...kr.env }, log, paths: resolvePaths({ AUTH_HOME: home }, process.platform, home), platform: process.platform, signal: new AbortController().signal, storage: new StorageContext() } as never);
     } finally {
       if (previous === undefined) delete process.env.DBUS_SESSION_BUS_ADDRESS;
       else process.env.DBUS_SESSION_BUS_ADDRESS = previous;

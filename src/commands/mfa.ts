@@ -5,7 +5,7 @@ import { addEntry, checkEntryName, entryParams, loadIndex, removeEntry } from '.
 import { generateBackupCodes, remainingBackupCodes, BACKUP_CODE_COUNT, type BackupCodeSet } from '../mfa/backup-codes.js';
 import { lookupFactor, mfaContext, notSetUp, openWindow, verifyCode, type CodeKind, type MfaContext } from '../mfa/guard.js';
 import { canPrompt, readCode, readSecretInput } from '../mfa/prompt.js';
-import { openSecretStore } from '../mfa/secret-store.js';
+import { openSecretStore } from '../store/secrets.js';
 import {
   formatTime, lockedOutError, loadState, mfaAccount, mfaStatePath, removeState, saveState, serializeFactor, withMfaLock,
   type FactorRecord, type MfaState,

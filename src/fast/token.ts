@@ -7,9 +7,10 @@ import { resolveProfile, type ResolvedProfile } from '../config/resolve.js';
 import { parseCredential } from '../domain/credential.js';
 import { parseState } from '../domain/mfa-state.js';
 import { chooseCopy, decideToken, DEFAULT_MIN_TTL_S, mfaWindowOpen } from '../domain/token-plan.js';
+import { withKeychainTimeout } from '../store/keychain-timeout.js';
 import { checkSecretService } from '../store/secret-service-check.js';
 import { configFromIndex } from '../config/config-index.js';
-import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, KEYCHAIN_TIMEOUT_MS, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
+import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../domain/token-output.js';
 
 /**
@@ -171,26 +172,6 @@ function loadConfigCheaply(paths: Paths): Config | undefined {
 
 type Keyring = typeof import('@napi-rs/keyring');
 
-/** Runs keychain calls bounded like store/keychain.ts (2 s); any failure → undefined. */
-async function bounded<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T | undefined> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      what(controller.signal),
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(() => {
-          controller.abort();
-          resolve(undefined);
-        }, KEYCHAIN_TIMEOUT_MS);
-      }),
-    ]);
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * The stored credential text, or undefined when the full CLI must decide:
@@ -221,7 +202,8 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   if (!keyring) return undefined;
   const kr = keyring;
   // One Secret Service search for the credential and the MFA secret (each lookup is a round trip).
-  const entries = await bounded((signal) => kr.findCredentialsAsync(KEYCHAIN_SERVICE, null, signal));
+  // Bounded like every keychain call (store/keychain-timeout.ts); any failure → the full CLI decides.
+  const entries = await withKeychainTimeout((signal) => kr.findCredentialsAsync(KEYCHAIN_SERVICE, null, signal)).catch(() => undefined);
   if (entries === undefined) return undefined;
   const valueOf = (account: string) => entries.find((e) => e.account === account)?.password ?? null;
   if (!guarded && valueOf(mfaAccount(profile.name)) !== null) return undefined;

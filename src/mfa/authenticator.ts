@@ -4,7 +4,8 @@ import type { Deps } from '../deps.js';
 import { AuthError, usageError } from '../errors.js';
 import { acquireLock } from '../store/lock.js';
 import { readPrivateFile, writePrivateFileAtomic } from '../store/fs-safe.js';
-import { openSecretStore, secretStoreFor, type SecretBackend } from './secret-store.js';
+import { openSecretStore, secretStoreFor } from '../store/secrets.js';
+import type { SecretBackend } from '../domain/mfa-state.js';
 import { ALGORITHMS, type Algorithm, type TotpParams } from './totp.js';
 
 /**

@@ -5,7 +5,7 @@ import { AuthError } from '../errors.js';
 import { mfaWindowOpen } from '../domain/token-plan.js';
 import { findBackupCode } from './backup-codes.js';
 import { canPrompt, readCode } from './prompt.js';
-import { findSecret, secretStoreFor, type SecretStore } from './secret-store.js';
+import { findSecret, secretStoreFor, type SecretStore } from '../store/secrets.js';
 import {
   formatTime, invalidCodeError, loadState, LOCKOUT_FAILURES, LOCKOUT_MS, lockedOutError, mfaAccount, mfaStatePath,
   needsBackupError, parseFactor, saveState, serializeFactor, unlockHint, withMfaLock, type FactorRecord, type MfaState,
@@ -51,7 +51,7 @@ export async function lookupFactor(ctx: MfaContext, deps: Deps): Promise<FactorL
   const account = mfaAccount(ctx.profile);
   const loaded = loadState(deps, ctx.profile);
   if (loaded.kind === 'ok') {
-    const store = await secretStoreFor(loaded.state.store, deps);
+    const store = await secretStoreFor(loaded.state.store, deps, ctx.storage);
     const text = await store.get(account);
     const factor = text === undefined ? undefined : parseFactor(text);
     if (!factor) {

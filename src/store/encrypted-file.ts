@@ -63,10 +63,6 @@ async function decryptSecret(passphrase: string, blob: Buffer): Promise<string |
   }
 }
 
-// One passphrase per process: a command that reads the credential and the client secret asks once.
-let cachedPassphrase: string | undefined;
-// Files this process has decrypted with that passphrase.
-const opened = new Set<string>();
 
 function wrongPassphrase(file: string, key: string): AuthError {
   const profile = key.split(':')[0]!;
@@ -80,10 +76,11 @@ export class EncryptedFileVault implements SecretVault {
   readonly kind = 'encrypted-file' as const;
   /** Salt and key for the next write, derived while a refresh is on the wire (reserveWrite). */
   private prepared: PreparedKey | undefined;
-  constructor(private readonly dir: string, private readonly deps: Deps, private readonly warn?: (message: string) => void) {}
+  /** `pathOf`: where a key's file is, when not `<dir>/<profile>.json` (store/secrets.ts keeps its own layout). */
+  constructor(private readonly dir: string, private readonly deps: Deps, private readonly warn?: (message: string) => void, private readonly pathOf?: (key: string) => string) {}
 
   path(key: string): string {
-    return storeFilePath(this.dir, key);
+    return this.pathOf ? this.pathOf(key) : storeFilePath(this.dir, key);
   }
 
   describe(key: string): string {
@@ -91,9 +88,11 @@ export class EncryptedFileVault implements SecretVault {
   }
 
   private async passphrase(confirm: boolean): Promise<string> {
-    if (cachedPassphrase) return cachedPassphrase;
+    // One passphrase per invocation: a command that reads the credential and the client secret asks once.
+    const ctx = this.deps.storage;
+    if (ctx.passphrase) return ctx.passphrase;
     const fromEnv = this.deps.env.AUTH_PASSPHRASE;
-    if (fromEnv) return (cachedPassphrase = fromEnv);
+    if (fromEnv) return (ctx.passphrase = fromEnv);
     if (!this.deps.io.stdinIsTTY || !this.deps.io.stderrIsTTY) {
       throw new AuthError('AUTH_NOT_LOGGED_IN', 'The encrypted credential store needs a passphrase, and there is no terminal to ask for it.', {
         hint: 'Set AUTH_PASSPHRASE, or run the command in a terminal.',
@@ -105,7 +104,7 @@ export class EncryptedFileVault implements SecretVault {
     if (confirm && (await ask('Repeat the passphrase')) !== answer) {
       throw new AuthError('AUTH_USAGE', 'The passphrases did not match; nothing was stored.');
     }
-    return (cachedPassphrase = answer);
+    return (ctx.passphrase = answer);
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -118,7 +117,7 @@ export class EncryptedFileVault implements SecretVault {
     }
     const plain = await decryptSecret(await this.passphrase(false), blob);
     if (plain === undefined) throw wrongPassphrase(file, key);
-    opened.add(file);
+    this.deps.storage.decrypted.add(file);
     return plain;
   }
 
@@ -129,13 +128,13 @@ export class EncryptedFileVault implements SecretVault {
     const passphrase = await this.passphrase(!encrypted);
     // Never re-key an existing file under a passphrase that does not open it: a typo
     // in AUTH_PASSPHRASE would otherwise lock the user out of their other secrets.
-    if (encrypted && !opened.has(file) && (await decryptSecret(passphrase, existing)) === undefined) throw wrongPassphrase(file, key);
+    if (encrypted && !this.deps.storage.decrypted.has(file) && (await decryptSecret(passphrase, existing)) === undefined) throw wrongPassphrase(file, key);
     // Each prepared salt is used for one write only (a fresh salt per write).
     const prepared = this.prepared;
     this.prepared = undefined;
     const blob = await encryptSecret(passphrase, value, prepared);
     writePrivateFileAtomic(file, blob, this.warn ? { warn: this.warn } : {});
-    opened.add(file);
+    this.deps.storage.decrypted.add(file);
   }
 
   async delete(key: string): Promise<boolean> {
@@ -149,7 +148,8 @@ export class EncryptedFileVault implements SecretVault {
    */
   reserveWrite(key: string): void {
     reserveStoreWrite(this.path(key), this.warn);
-    if (cachedPassphrase && !this.prepared) this.prepared = prepareKey(cachedPassphrase);
+    const known = this.deps.storage.passphrase;
+    if (known && !this.prepared) this.prepared = prepareKey(known);
   }
 
   releaseWrite(key: string): void {

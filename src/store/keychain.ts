@@ -27,8 +27,9 @@ import { VaultTokenStore, type SecretVault } from './vault.js';
  * longer than maxSecret() is stored in chunks (see set()).
  */
 import { KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, KEYCHAIN_TIMEOUT_MS as TIMEOUT_MS } from './layout.js';
+import { KeychainTimeout, withKeychainTimeout } from './keychain-timeout.js';
+import type { KeychainAvailability, StorageContext } from './context.js';
 
-export { KEYCHAIN_SERVICE };
 /** A service that never holds anything: searching it proves the keychain answers without reading any secret. */
 const PROBE_SERVICE = `${KEYCHAIN_SERVICE}-probe`;
 /** Characters per secret on Windows: 2400 bytes of UTF-16, under CRED_MAX_CREDENTIAL_BLOB_SIZE (2560). */
@@ -73,7 +74,7 @@ function splitValue(value: string, size: number): string[] {
   return parts;
 }
 
-export type KeychainAvailability = { ok: true } | { ok: false; reason: string; noAnswer?: boolean };
+export type { KeychainAvailability };
 
 /** The keychain is not usable here; `reason` says why, in a few words for a message. */
 export class KeychainUnavailableError extends AuthError {
@@ -101,26 +102,8 @@ function reason(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.trim().replace(/\.$/, '');
 }
 
-class KeychainTimeout extends Error {}
+const bounded = withKeychainTimeout;
 
-async function bounded<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      controller.abort();
-      reject(new KeychainTimeout(`the keychain did not answer within ${TIMEOUT_MS / 1000} s`));
-    }, TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([what(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-// Per process; keyed by the session bus so a test process can try more than one.
-const availability = new Map<string, Promise<KeychainAvailability>>();
 const busKey = (env: NodeJS.ProcessEnv) => `${env.DBUS_SESSION_BUS_ADDRESS ?? ''}\n${env.XDG_RUNTIME_DIR ?? ''}`;
 
 /**
@@ -129,8 +112,8 @@ const busKey = (env: NodeJS.ProcessEnv) => `${env.DBUS_SESSION_BUS_ADDRESS ?? ''
  * — without one the library would silently use the non-persistent kernel
  * keyring. Elsewhere: a search of a service that holds nothing.
  */
-export function probeKeychain(env: NodeJS.ProcessEnv = process.env): Promise<KeychainAvailability> {
-  let state = availability.get(busKey(env));
+export function probeKeychain(env: NodeJS.ProcessEnv, verdicts: StorageContext['keychain']): Promise<KeychainAvailability> {
+  let state = verdicts.get(busKey(env));
   if (!state) {
     state = process.platform === 'linux'
       ? checkSecretService(env, TIMEOUT_MS)
@@ -138,25 +121,26 @@ export function probeKeychain(env: NodeJS.ProcessEnv = process.env): Promise<Key
           (): KeychainAvailability => ({ ok: true }),
           (e): KeychainAvailability => ({ ok: false, reason: reason(e) }),
         );
-    availability.set(busKey(env), state);
+    verdicts.set(busKey(env), state);
   }
   return state;
 }
 
 /** A call timed out: for the rest of this process the keychain counts as not answering (each call would wait again). */
-function markNoAnswer(env: NodeJS.ProcessEnv, why: string): KeychainNoAnswerError {
-  availability.set(busKey(env), Promise.resolve({ ok: false, reason: why, noAnswer: true }));
+function markNoAnswer(env: NodeJS.ProcessEnv, verdicts: StorageContext['keychain'], why: string): KeychainNoAnswerError {
+  verdicts.set(busKey(env), Promise.resolve({ ok: false, reason: why, noAnswer: true }));
   return new KeychainNoAnswerError(why);
 }
 
-async function requireAvailable(env: NodeJS.ProcessEnv): Promise<void> {
-  const state = await probeKeychain(env);
+async function requireAvailable(env: NodeJS.ProcessEnv, verdicts: StorageContext['keychain']): Promise<void> {
+  const state = await probeKeychain(env, verdicts);
   if (!state.ok) throw state.noAnswer ? new KeychainNoAnswerError(state.reason) : new KeychainUnavailableError(state.reason);
 }
 
 export class KeychainVault implements SecretVault {
   readonly kind = 'keychain' as const;
-  constructor(readonly service = KEYCHAIN_SERVICE, private readonly env: NodeJS.ProcessEnv = process.env) {}
+  /** `verdicts`: the invocation's keychain verdicts (store/context.ts); a fresh map when used alone. */
+  constructor(readonly service = KEYCHAIN_SERVICE, private readonly env: NodeJS.ProcessEnv = process.env, private readonly verdicts: StorageContext['keychain'] = new Map()) {}
 
   describe(key: string): string {
     return `OS keychain (service ${this.service}, account ${key})`;
@@ -164,13 +148,13 @@ export class KeychainVault implements SecretVault {
 
   /** Only once the probe answered: on Linux the constructor talks to D-Bus on the main thread. */
   private async entry(key: string): Promise<AsyncEntry> {
-    await requireAvailable(this.env);
+    await requireAvailable(this.env, this.verdicts);
     return new AsyncEntry(this.service, key);
   }
 
   private failure(action: string, key: string, e: unknown): AuthError {
     if (e instanceof AuthError) return e;
-    if (e instanceof KeychainTimeout) return markNoAnswer(this.env, e.message);
+    if (e instanceof KeychainTimeout) return markNoAnswer(this.env, this.verdicts, e.message);
     return new AuthError('AUTH_STORAGE', `Could not ${action} ${key} in the OS keychain: ${reason(e)}.`);
   }
 
@@ -278,7 +262,7 @@ export class KeychainVault implements SecretVault {
       // Chunks of a write that did not complete: remove what can be (not after a timeout, which would only wait again).
       if (!(e instanceof KeychainTimeout)) for (const account of written) await this.remove(account).catch(() => false);
       if (e instanceof AuthError) throw e;
-      if (e instanceof KeychainTimeout) throw markNoAnswer(this.env, e.message);
+      if (e instanceof KeychainTimeout) throw markNoAnswer(this.env, this.verdicts, e.message);
       // The keychain answered but refused the write (no default collection, locked, denied): unusable for us.
       throw new KeychainUnavailableError(`it refused to store the secret: ${reason(e)}`);
     }
@@ -325,7 +309,7 @@ export class KeychainVault implements SecretVault {
 /** `keychain` store: one secret per profile. */
 export class KeychainStore extends VaultTokenStore {
   declare readonly vault: KeychainVault;
-  constructor(service = KEYCHAIN_SERVICE, env: NodeJS.ProcessEnv = process.env) {
-    super(new KeychainVault(service, env));
+  constructor(service = KEYCHAIN_SERVICE, env: NodeJS.ProcessEnv = process.env, verdicts?: StorageContext['keychain']) {
+    super(new KeychainVault(service, env, verdicts));
   }
 }

@@ -35,7 +35,7 @@ export async function openVault(kind: StorageKind | undefined, profile: string, 
   // A pinned keychain that is not there fails now, before a sign-in whose result could not be stored.
   if (kind === 'keychain') {
     const { probeKeychain } = await import('./keychain.js');
-    const state = await probeKeychain(deps.env);
+    const state = await probeKeychain(deps.env, deps.storage.keychain);
     if (!state.ok) throw pinnedKeychainError(profile, state.reason, deps.platform);
   }
   return vault;
@@ -52,8 +52,6 @@ function pinnedKeychainError(profile: string, reason: string, platform: NodeJS.P
     hint: `${keychainHint(platform)}\n  Or choose another store for this profile: \`storage: encrypted-file\` or \`storage: file\` in config.yaml, or AUTH_STORAGE=encrypted-file.`,
   });
 }
-
-let warnedFallback = false;
 
 export class LayeredVault implements SecretVault {
   private readonly file: FileVault;
@@ -90,7 +88,7 @@ export class LayeredVault implements SecretVault {
   private async keychain(): Promise<KeychainVault> {
     if (!this.keychainVault) {
       const { KeychainVault } = await import('./keychain.js');
-      this.keychainVault = new KeychainVault(undefined, this.deps.env);
+      this.keychainVault = new KeychainVault(undefined, this.deps.env, this.deps.storage.keychain);
     }
     return this.keychainVault;
   }
@@ -235,8 +233,8 @@ export class LayeredVault implements SecretVault {
     const marker = join(this.deps.paths.stateDir, '.keychain-fallback-warned');
     const listed = readPrivateFile(marker)?.toString('utf8') ?? '';
     if (!listed.split('\n').includes(this.profile)) writePrivateFileAtomic(marker, `${listed}${this.profile}\n`);
-    if (warnedFallback) return;
-    warnedFallback = true;
+    if (this.deps.storage.fallbackWarned) return;
+    this.deps.storage.fallbackWarned = true;
     this.deps.log.warn(`The OS keychain is unavailable (${this.fallbackReason}), so ${this.what(key).replace(/^The/, 'the')} was saved in ${this.file.path(key)}, a plain file only you can read.`);
     this.deps.log.info(`  ${keychainHint(this.deps.platform)}`);
     this.deps.log.info('  To keep it encrypted instead, set `storage: encrypted-file` for the profile (or AUTH_STORAGE=encrypted-file) with AUTH_PASSPHRASE.');

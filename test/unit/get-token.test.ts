@@ -8,6 +8,7 @@ import { resolvePaths } from '../../src/config/paths.js';
 import type { Deps, Logger } from '../../src/deps.js';
 import type { Credential } from '../../src/domain/credential.js';
 import type { TokenStore } from '../../src/store/token-store.js';
+import { StorageContext } from '../../src/store/context.js';
 
 // The get-token use case (src/app/get-token.ts) in process, with fake ports: a fixed clock, an
 // in-memory store, a fetch that records every call. A valid or --no-refresh answer must never
@@ -46,6 +47,7 @@ function fakeDeps(stored: Record<string, Credential>) {
     paths: resolvePaths({ AUTH_HOME: home }, process.platform, home),
     browser: { open: async () => undefined, available: () => ({ ok: false, reason: 'unit' }) },
     prompter: { secret: async () => { throw new Error('the unit tier never prompts'); } },
+    storage: new StorageContext(),
     log,
     signal: new AbortController().signal,
     openStore: async () => store,
