@@ -2,12 +2,10 @@ import { loadConfig, type Config } from '../config/config.js';
 import { profileName, resolveProfile, type ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError, ExitCode } from '../errors.js';
-import { acquireProfileLock } from '../store/profile-lock.js';
-import { revokeCredential } from '../flows/revoke.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import type { Credential } from '../domain/credential.js';
 import { sanitize } from '../ui/text.js';
-import { clientSecretFor } from '../app/context.js';
+import { signOut } from '../app/sign-out.js';
 
 /** What is known about how long the tokens live: the access token's expiry; a refresh token's is up to the provider. */
 function expiryNote(cred: Credential, deps: Deps): string {
@@ -63,58 +61,29 @@ export async function runLogout(opts: LogoutOptions, deps: Deps): Promise<number
 /** false when a revocation was attempted and failed (the local copy is gone all the same). */
 async function logoutProfile(profile: ResolvedProfile, config: Config, opts: LogoutOptions, deps: Deps): Promise<boolean> {
   const name = profile.name;
-  const store = await deps.openStore(profile.storage, name);
-  const lock = await acquireProfileLock(name, deps);
-  try {
-    let cred: Credential | undefined;
-    try {
-      cred = await store.get(name);
-    } catch (e) {
-      if (!(e instanceof AuthError) || e.code === 'AUTH_INTERRUPTED') throw e;
-      if (!opts.force) {
-        throw new AuthError(e.code, `Profile ${name}: the stored credential could not be read, so it was neither revoked nor removed. ${e.message}`, {
-          exitCode: ExitCode.failure,
-          hint: `${e.hint ? `${e.hint}\n  ` : ''}To remove it without revoking it, run \`auth logout -p ${name} --force\`.`,
-        });
-      }
-      await store.delete(name);
-      deps.log.warn(`Logged out of profile ${name}: the stored credential could not be read (${e.message.replace(/\.$/, '')}), so it was removed locally without being revoked; its tokens may stay valid at the provider until they expire.`);
-      return true;
-    }
-    if (!cred) {
-      await store.delete(name);
+  const result = await signOut(profile, config, { revoke: opts.revoke !== false, force: Boolean(opts.force) }, deps);
+  switch (result.kind) {
+    case 'not-logged-in':
       deps.log.info(`Profile ${name}: not logged in; nothing to do.`);
       return true;
+    case 'unreadable-removed':
+      deps.log.warn(`Logged out of profile ${name}: the stored credential could not be read (${result.reason}), so it was removed locally without being revoked; its tokens may stay valid at the provider until they expire.`);
+      return true;
+    case 'removed':
+      deps.log.success(`Logged out of profile ${name}: ${result.why === 'static token' ? 'removed locally (a static token is not revoked by auth; revoke it where it was issued)' : 'removed locally (revocation skipped)'}.`);
+      return true;
+    case 'revoked':
+      deps.log.success(`Logged out of profile ${name}: revoked at server and removed locally.`);
+      return true;
+    case 'no-revocation-endpoint': {
+      // Not a success to celebrate: the refresh token keeps working at the provider.
+      let report = `provider has no revocation endpoint; removed locally. The session stays valid at the provider until it expires${expiryNote(result.credential, deps)}`;
+      if (result.endSession) report += `; to end it there now, sign out at ${sanitize(result.endSession, 300)}`;
+      deps.log.warn(`Logged out of profile ${name}: ${report}.`);
+      return true;
     }
-    let report: string;
-    let ok = true;
-    let warn = false;
-    if (opts.revoke === false) {
-      report = 'removed locally (revocation skipped)';
-    } else if (cred.kind === 'static') {
-      // A token stored with --with-token was issued elsewhere; auth has no grant to revoke.
-      report = 'removed locally (a static token is not revoked by auth; revoke it where it was issued)';
-    } else {
-      // A missing client secret must not stop a logout: revocation then fails and is reported.
-      const secret = await clientSecretFor(profile, deps).catch(() => undefined);
-      const outcome = await revokeCredential(cred, config, deps, secret);
-      if (outcome.status === 'revoked') report = 'revoked at server and removed locally';
-      else if (outcome.status === 'unsupported') {
-        // Not a success to celebrate: the refresh token keeps working at the provider.
-        warn = true;
-        report = `provider has no revocation endpoint; removed locally. The session stays valid at the provider until it expires${expiryNote(cred, deps)}`;
-        if (outcome.endSession) report += `; to end it there now, sign out at ${sanitize(outcome.endSession, 300)}`;
-      } else {
-        ok = false;
-        warn = true;
-        report = `revocation failed (${outcome.reason}); removed locally — the tokens may stay valid at the provider until they expire`;
-      }
-    }
-    await store.delete(name);
-    if (warn) deps.log.warn(`Logged out of profile ${name}: ${report}.`);
-    else deps.log.success(`Logged out of profile ${name}: ${report}.`);
-    return ok;
-  } finally {
-    lock.release();
+    case 'revocation-failed':
+      deps.log.warn(`Logged out of profile ${name}: revocation failed (${result.reason}); removed locally — the tokens may stay valid at the provider until they expire.`);
+      return false;
   }
 }
