@@ -5,19 +5,19 @@
  */
 import { fstatSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fastToken, type FastIO } from './fast/token.js';
+import { fastToken, type FastHandoff, type FastIO } from './fast/token.js';
 
 declare const __dirname: string;
 
-function loadMain(): { main(argv: string[]): Promise<number> } {
+function loadMain(): { main(argv: string[], handoff?: FastHandoff): Promise<number> } {
   // A computed path keeps esbuild from inlining the main bundle here.
   const load = require as (id: string) => unknown;
-  return load(join(__dirname, 'main.cjs')) as { main(argv: string[]): Promise<number> };
+  return load(join(__dirname, 'main.cjs')) as { main(argv: string[], handoff?: FastHandoff): Promise<number> };
 }
 
-function runMain(argv: string[]): void {
+function runMain(argv: string[], handoff?: FastHandoff): void {
   loadMain()
-    .main(argv)
+    .main(argv, handoff)
     .then((code) => {
       process.exitCode = code;
     })
@@ -60,11 +60,12 @@ const fdIO: FastIO = {
 
 export function run(argv: string[]): void {
   if (!argv.includes('token')) return runMain(argv);
-  fastToken(argv, process.env, fdIO).then(
+  const handoff: FastHandoff = {};
+  fastToken(argv, process.env, fdIO, handoff).then(
     (code) => {
-      if (code === undefined) runMain(argv);
+      if (code === undefined) runMain(argv, handoff);
       else process.exitCode = code;
     },
-    () => runMain(argv),
+    () => runMain(argv, handoff),
   );
 }

@@ -4,6 +4,7 @@ import { AuthError, ExitCode, isAbortError } from './errors.js';
 import { createSystemDeps } from './system.js';
 import { sanitize } from './ui/text.js';
 import { VERSION } from './version.js';
+import type { FastHandoff } from './fast/token.js';
 
 
 interface Globals {
@@ -337,14 +338,15 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
 }
 
 /** Entry for bin/: runs the CLI and returns the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/** `handoff`: what the `auth token` fast path already learned, when it deferred here (bin.ts). */
+export async function main(argv: string[], handoff: FastHandoff = {}): Promise<number> {
   let exitCode: number = ExitCode.ok;
   let deps: Deps | undefined;
   const stderr = process.stderr;
   const program = buildProgram((g) => {
     const debug = Boolean(g.debug) || process.env.AUTH_DEBUG === '1';
     const color = g.color !== false && !('NO_COLOR' in process.env) && Boolean(process.stderr.isTTY);
-    deps = createSystemDeps({ color, debug });
+    deps = createSystemDeps({ color, debug, ...(handoff.secretService ? { secretService: handoff.secretService } : {}) });
     return deps;
   }, (code) => (exitCode = code));
   program.exitOverride();

@@ -7,11 +7,12 @@ import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded
 import { openStore } from './store/select.js';
 import { testClockMs } from './store/layout.js';
 import { StorageContext } from './store/context.js';
+import type { FastHandoff } from './fast/token.js';
 import { createLogger, redactUrl } from './ui/log.js';
 import { createPrompter } from './ui/prompter.js';
 
 /** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
-export function createSystemDeps(options: { color: boolean; debug: boolean }): Deps {
+export function createSystemDeps(options: { color: boolean; debug: boolean; secretService?: FastHandoff['secretService'] }): Deps {
   // A copy: nothing below mutates the process environment (docs/architecture.md "Layers").
   const env: NodeJS.ProcessEnv = { ...process.env };
   const io = {
@@ -28,6 +29,9 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const paths = resolvePaths(env, process.platform, homedir());
+  const storage = new StorageContext();
+  // The fast path's Secret Service answer (bin.ts), so a silent bus is waited for once.
+  if (options.secretService) storage.keychain.set(options.secretService.bus, options.secretService.check);
   const deps: Deps = {
     io,
     env,
@@ -39,7 +43,7 @@ export function createSystemDeps(options: { color: boolean; debug: boolean }): D
     paths,
     browser: systemBrowser(env, process.platform, log),
     prompter: createPrompter(io, controller.signal),
-    storage: new StorageContext(),
+    storage,
     log,
     signal: controller.signal,
     openStore: (kind, profile) => openStore(kind, profile, deps),

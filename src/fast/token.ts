@@ -8,7 +8,7 @@ import { parseCredential } from '../domain/credential.js';
 import { parseState } from '../domain/mfa-state.js';
 import { chooseCopy, decideToken, DEFAULT_MIN_TTL_S, mfaWindowOpen } from '../domain/token-plan.js';
 import { withKeychainTimeout } from '../store/keychain-timeout.js';
-import { checkSecretService } from '../store/secret-service-check.js';
+import { busKey, checkSecretService, type ServiceCheck } from '../store/secret-service-check.js';
 import { configFromIndex } from '../config/config-index.js';
 import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../domain/token-output.js';
@@ -181,7 +181,7 @@ type Keyring = typeof import('@napi-rs/keyring');
  * file beside a keychain entry (the newer copy, which must move: chooseCopy),
  * or an MFA factor in the keychain without state (docs/security.md R98: the guard decides).
  */
-async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv, guarded: boolean): Promise<string | undefined> {
+async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: NodeJS.ProcessEnv, guarded: boolean, handoff: FastHandoff): Promise<string | undefined> {
   const fileStore = credentialFile(paths, profile.name);
   if (profile.storage === 'file') return readNoFollow(fileStore, true) ?? undefined;
   if (profile.storage === 'encrypted-file') return undefined;
@@ -189,6 +189,7 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   // keyring daemon that never answers: ask over a closable socket first (store/secret-service-check.ts).
   // The check's socket I/O overlaps loading the native binding (~3 ms), which does not touch D-Bus.
   const check = process.platform === 'linux' ? checkSecretService(env) : undefined;
+  if (check) handoff.secretService = { bus: busKey(env), check };
   let keyring: Keyring | undefined;
   try {
     // Loaded only here: the native binding costs ~4% of startup (docs/design.md §7).
@@ -216,8 +217,17 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   return copy.from === 'keychain' ? copy.value : undefined;
 }
 
+/**
+ * What the fast path learned that the full CLI would otherwise ask again: the Secret Service
+ * check (up to 2 s against a silent bus). bin.ts passes it to main(), which seeds the
+ * invocation's StorageContext with it — an explicit value, not process-global state.
+ */
+export interface FastHandoff {
+  secretService?: { bus: string; check: Promise<ServiceCheck> };
+}
+
 /** Prints the token and returns 0, or returns undefined (nothing printed) for the full CLI to handle. */
-export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: FastIO): Promise<number | undefined> {
+export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: FastIO, handoff: FastHandoff = {}): Promise<number | undefined> {
   const args = parseFastTokenArgs(argv);
   if (!args) return undefined;
   // docs/security.md R03 is refused by main.ts; --debug output and the test clock live there too.
@@ -233,7 +243,7 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
     if (profile.clientSecretEnv && !env[profile.clientSecretEnv]) return undefined;
     if (!mfaPermits(profile, paths, now)) return undefined;
     const guarded = exists(mfaStateFile(paths, profile.name));
-    const text = await readCredentialText(profile, paths, env, guarded);
+    const text = await readCredentialText(profile, paths, env, guarded, handoff);
     if (text === undefined) return undefined;
     const cred = parseCredential(text);
     if (!cred) return undefined;

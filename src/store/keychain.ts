@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AsyncEntry, findCredentialsAsync } from '@napi-rs/keyring';
 import { AuthError } from '../errors.js';
-import { checkSecretService } from './secret-service-check.js';
+import { busKey, checkSecretService } from './secret-service-check.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
@@ -104,7 +104,6 @@ function reason(e: unknown): string {
 
 const bounded = withKeychainTimeout;
 
-const busKey = (env: NodeJS.ProcessEnv) => `${env.DBUS_SESSION_BUS_ADDRESS ?? ''}\n${env.XDG_RUNTIME_DIR ?? ''}`;
 
 /**
  * Whether the OS keychain answers here (once per process, at most 2 s). On

@@ -20,16 +20,16 @@
 /** `noAnswer`: something is there but did not answer in time (a stuck daemon) — not the same as no keychain at all. */
 export type ServiceCheck = { ok: true } | { ok: false; reason: string; noAnswer?: boolean };
 
-const CACHE = Symbol.for('authcli.secretServiceCheck');
-type Holder = { [CACHE]?: Map<string, Promise<ServiceCheck>> };
+/** Which session bus a verdict is about: the key of StorageContext.keychain (store/context.ts). */
+export const busKey = (env: NodeJS.ProcessEnv) => `${env.DBUS_SESSION_BUS_ADDRESS ?? ''}\n${env.XDG_RUNTIME_DIR ?? ''}`;
 
-/** Once per process and bus address (shared by both bundles through globalThis). */
+/**
+ * Asks the session bus once. Callers keep the answer: store/keychain.ts in the invocation's
+ * StorageContext, and the `auth token` fast path hands its answer to the full CLI when it
+ * defers (bin.ts), so a silent bus is waited for once per process.
+ */
 export function checkSecretService(env: NodeJS.ProcessEnv, timeoutMs = 2000): Promise<ServiceCheck> {
-  const cache = ((globalThis as Holder)[CACHE] ??= new Map());
-  const key = `${env.DBUS_SESSION_BUS_ADDRESS ?? ''}\n${env.XDG_RUNTIME_DIR ?? ''}`;
-  let check = cache.get(key);
-  if (!check) cache.set(key, (check = runCheck(env, timeoutMs)));
-  return check;
+  return runCheck(env, timeoutMs);
 }
 
 type Target = { path: string } | { host: string; port: number } | { reason: string } | undefined;
