@@ -1,8 +1,8 @@
 // The layering of src/ (docs/architecture.md "Layers"), checked by `npm run lint:deps` in `npm test`:
-//   domain ← protocol (flows, providers), infra (store, config, mfa) ← app ← cli (commands, main, system, ui)
+//   domain ← protocol (flows, providers), infra (store, config, mfa) ← app ← cli (cli, commands, main, system, ui)
 //   fast → domain + the read-only part of infra
 const BELOW_APP = '^src/(domain|flows|providers|store|config|mfa)/';
-const CLI = '^src/(commands/|main\\.ts$|system\\.ts$|bin\\.ts$)';
+const CLI = '^src/(cli/|commands/|main\\.ts$|system\\.ts$|bin\\.ts$)';
 const TERMINAL_UI = '^src/ui/(spinner|qr|prompter)\\.ts$|(^|/)node_modules/(@inquirer|ora|commander|qrcode-terminal|open)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -33,7 +33,7 @@ module.exports = {
     {
       name: 'no-terminal-ui-below-cli',
       severity: 'error',
-      comment: 'Prompts, spinners, QR codes, commander and the browser launcher belong to the cli layer (commands/, main.ts, system.ts, ui/).',
+      comment: 'Prompts, spinners, QR codes, commander and the browser launcher belong to the cli layer (cli/, commands/, main.ts, system.ts, ui/).',
       from: { path: '^src/(domain|flows|providers|store|config|mfa|app|fast)/' },
       to: { path: TERMINAL_UI },
     },
