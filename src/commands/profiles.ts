@@ -1,10 +1,9 @@
-import { loadConfig, updateConfig, type Config } from '../config/config.js';
-import { PROFILE_NAME } from '../config/names.js';
+import { loadConfig, updateConfig } from '../config/config.js';
 import type { Deps } from '../deps.js';
-import { AuthError, ExitCode } from '../errors.js';
+import { ExitCode } from '../errors.js';
 import { findPreset } from '../providers/presets.js';
-import { previewArg } from '../ui/text.js';
 import { runLogout } from './logout.js';
+import { listProfiles, requireProfile, useProfile } from '../app/profiles.js';
 
 /**
  * `auth profiles` (docs/design.md §2): list (active marked), `use <name>`, and
@@ -16,17 +15,7 @@ export interface ProfilesOptions {
 }
 
 export async function runProfilesList(opts: ProfilesOptions, deps: Deps): Promise<number> {
-  const config = loadConfig(deps.paths.configFile);
-  const active = config.active;
-  const rows = Object.entries(config.profiles).map(([name, p]) => ({
-    name,
-    active: name === active,
-    provider: p.provider ?? (p.endpoints ? 'oauth2' : p.issuer ? 'oidc' : null),
-    issuer: p.issuer ?? null,
-    clientId: p.clientId ?? null,
-    flow: p.flow ?? 'auto',
-    storage: p.storage ?? (deps.env.AUTH_STORAGE || 'keychain'),
-  }));
+  const { active, activeConfigured, rows } = listProfiles(deps);
   if (opts.json) {
     deps.io.stdout.write(`${JSON.stringify({ active: active ?? null, profiles: rows })}\n`);
     return ExitCode.ok;
@@ -41,26 +30,14 @@ export async function runProfilesList(opts: ProfilesOptions, deps: Deps): Promis
     const what = [provider, r.issuer].filter(Boolean).join('  ');
     deps.io.stdout.write(`${r.active ? '*' : ' '} ${r.name.padEnd(width)}  ${what}\n`);
   }
-  if (!active || !(active in config.profiles)) deps.log.info('No active profile: commands use "default". Pick one with `auth profiles use <name>`.');
+  if (!activeConfigured) deps.log.info('No active profile: commands use "default". Pick one with `auth profiles use <name>`.');
   return ExitCode.ok;
 }
 
-function requireProfile(config: Config, name: string): void {
-  if (!PROFILE_NAME.test(name)) throw new AuthError('AUTH_USAGE', `Invalid profile name "${previewArg(name)}": use letters, digits, ".", "_" and "-" (at most 64).`);
-  if (!(name in config.profiles)) {
-    const names = Object.keys(config.profiles);
-    throw new AuthError('AUTH_USAGE', `There is no profile named ${name}.`, {
-      hint: names.length ? `Profiles: ${names.join(', ')}. Create one with \`auth setup\`.` : 'Create one with `auth setup`.',
-    });
-  }
-}
 
 export async function runProfilesUse(name: string, deps: Deps): Promise<number> {
   requireProfile(loadConfig(deps.paths.configFile), name);
-  updateConfig(deps.paths.configFile, (c) => {
-    requireProfile(c, name);
-    c.active = name;
-  });
+  useProfile(name, deps);
   deps.log.success(`Active profile: ${name}`);
   return ExitCode.ok;
 }
