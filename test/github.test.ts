@@ -133,7 +133,7 @@ describe('GitHub preset (quirks against a GitHub wire-format fixture)', () => {
     expect(polls.map((p) => p.body.grant_type)).toEqual(Array(3).fill('urn:ietf:params:oauth:grant-type:device_code'));
     // poll 1: authorization_pending; poll 2: slow_down; poll 3 comes at least interval + 5 s later.
     expect(polls[2]!.at - polls[1]!.at).toBeGreaterThanOrEqual(5_900);
-  }, 30_000);
+  }, 180_000);
 
   it('device flow denied on GitHub (access_denied at HTTP 200): exit 1 with the denial, nothing stored', async () => {
     await start({ deny: true }, { flow: 'device' });

@@ -478,7 +478,7 @@ describe('no secret-bearing flags (R86)', () => {
     expect(mfaAdd.args).toContain('source');
     // Sanity of the matcher itself: it flags what it must.
     expect(SECRETISH.test('--refresh-token') && SECRETISH.test('--client-secret') && SECRETISH.test('--code') && SECRETISH.test('--backup-code')).toBe(true);
-  }, 120_000);
+  }, 180_000);
 
   const probe = `AT_${randomUUID()}`;
   const secretProbe = `CS_${randomUUID()}`;
@@ -501,7 +501,7 @@ describe('no secret-bearing flags (R86)', () => {
       expect(res.stderr).toMatch(/unknown option '--[a-z-]+(=…)?'/);
       expect(res.stdout).toBe('');
       expect(res.stderr).not.toContain(value);
-    }, 30_000);
+    }, 180_000);
   }
 });
 
@@ -537,5 +537,5 @@ describe('the browser never gets auth\'s own secrets in its environment (R85)', 
       await fake.close();
       rmSync(work, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 180_000);
 });

@@ -81,7 +81,7 @@ describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logge
     const again = await cli(['token']);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toBe(`${access_token}\n`);
-  }, 120_000);
+  }, 180_000);
 
   it('60 parallel `auth token` with a valid keychain token: none says "not logged in" (each prints the token, or fails naming the keychain)', async () => {
     const { access_token } = stored()!;

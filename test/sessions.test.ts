@@ -104,7 +104,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(res.stdout).toBe(`${stored.access_token}\n`);
     expect(stored.access_token).toBe(fake.issued.accessTokens.at(-1));
     expect(refreshGrants(fake)).toHaveLength(1);
-  }, 150_000);
+  }, 180_000);
 
   it('logout during a refresh in flight waits for it, then revokes the tokens it stored: nothing comes back (docs/design.md §5)', async ({ expect }) => {
     const { fake, s } = await loggedIn();
@@ -138,7 +138,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(revokedTokens(fake)).toContain(rotated);
     const status = await s.run(['status']);
     expect(status.code).toBe(4);
-  }, 150_000);
+  }, 180_000);
 
   it('a wrong passphrase never deletes: logout, status, token and refresh exit 1 and leave the file; logout --force removes it without revoking (docs/design.md §4, §5)', async ({ expect }) => {
     const enc = (passphrase: string) => ({ AUTH_STORAGE: 'encrypted-file', AUTH_PASSPHRASE: passphrase });
@@ -179,7 +179,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(forced.stderr).toMatch(/not revoked|could not be read|cannot be read/i);
     expect(existsSync(file)).toBe(false);
     expect(fake.requestsTo('/revoke')).toHaveLength(0);
-  }, 120_000);
+  }, 180_000);
 
   it('a damaged credential file: logout exits 1 and keeps it; logout --force removes it', async ({ expect }) => {
     const { fake, s } = await loggedIn();
@@ -195,7 +195,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(forced.code, forced.stderr).toBe(0);
     expect(existsSync(file)).toBe(false);
     expect(fake.requestsTo('/revoke')).toHaveLength(0);
-  }, 60_000);
+  }, 180_000);
 
   it('temp files left by a write that crashed are swept by the next write', async ({ expect }) => {
     const { fake, s } = await loggedIn();
@@ -213,7 +213,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     expect(s.stored()!.access_token).not.toBe(before.access_token);
     expect(existsSync(stray)).toBe(false);
     expect(readdirSync(dir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   it('invalid_grant for a refresh token that is no longer the stored one deletes nothing: a newer sign-in stored meanwhile stays', async ({ expect }) => {
     const { fake, s } = await loggedIn();
@@ -245,7 +245,7 @@ describe.concurrent('sessions against a scriptable provider (fake AS, separate h
     const token = await s.run(['token']);
     expect(token.code, token.stderr).toBe(0);
     expect(token.stdout).toBe(`${replaced!.access_token}\n`);
-  }, 120_000);
+  }, 180_000);
 });
 
 // A full disk needs a small filesystem of our own: a 1 MiB tmpfs (root and mount(8)).
@@ -338,5 +338,5 @@ describe.skipIf(tmpfs.skip)('a full disk after login (1 MiB tmpfs)', () => {
     expect(refreshGrants(fake!)).toHaveLength(1);
     const stored = JSON.parse(readFileSync(credFile(home), 'utf8')) as { access_token: string };
     expect(stored.access_token).toBe(fake!.issued.accessTokens.at(-1));
-  }, 120_000);
+  }, 180_000);
 });

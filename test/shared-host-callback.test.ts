@@ -88,5 +88,5 @@ describe.skipIf(secondUser.skip)('another local user racing the sign-in callback
       await fake.close();
       s.cleanup();
     }
-  }, 60_000);
+  }, 180_000);
 });
