@@ -6,7 +6,7 @@ import { waitForStderr } from './support/cli.js';
 import { type FakeAs } from './support/fake-as.js';
 import { fakeSessions, type Session } from './support/security.js';
 
-// Issue 5 item 3 (src/flows/retry.ts): bounded retries with backoff where a request
+// docs/design.md §5 (src/flows/retry.ts): bounded retries with backoff where a request
 // can safely be sent again — GETs (discovery, JWKS, user info) and the
 // client_credentials grant after 502/503/504 or a transient network error — and
 // for every other POST only when the connection was refused (the request provably

@@ -1,10 +1,11 @@
-import { loadConfig, updateConfig, type Config, type ProfileConfig } from '../config/config.js';
+import { loadConfig, type Config, type ProfileConfig } from '../config/config.js';
 import { FLOWS, PROFILE_NAME, STORAGES, type Flow, type StorageKind } from '../config/names.js';
 import { checkResource, isLoopbackHttp, profileName } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
 import { AuthError, interrupted } from '../errors.js';
 import { findPreset, PRESETS, type Preset, type PresetField, type PresetId } from '../providers/presets.js';
-import { describeProfile, isTenantId, issuerFor, lookupEntraTenantId, presetOwning, valuesFromIssuer } from '../providers/resolve.js';
+import { isTenantId, lookupEntraTenantId, presetOwning, valuesFromIssuer } from '../providers/resolve.js';
+import { checkProvider, derivedSecretEnv, saveDraft, type SecretChoice, type SetupDraft } from '../app/setup.js';
 import { ENTRA_ALIASES } from '../providers/presets.js';
 import { sanitize } from '../ui/text.js';
 import { startSpinner } from '../ui/spinner.js';
@@ -23,22 +24,6 @@ export interface SetupOptions {
 }
 
 type Prompts = typeof import('@inquirer/prompts');
-type SecretChoice = 'none' | 'store' | 'keep' | 'env';
-
-interface Draft {
-  presetId: PresetId;
-  values: Record<string, string>;
-  clientId: string;
-  secret: SecretChoice;
-  secretEnv?: string;
-  /** A secret typed in this run (goes to the credential store, never the config). */
-  secretValue?: string;
-  scopes: string[];
-  resources: string[];
-  flow: Flow;
-  storage: StorageKind;
-  name: string;
-}
 
 const canRunWizard = (deps: Deps) => deps.io.stdinIsTTY && deps.io.stderrIsTTY;
 
@@ -70,7 +55,7 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<SetupRes
   for (;;) {
     draft = await askAll(draft, { current, fixedName: opts.fromLogin ? editing.name : undefined, config, editingName: editing.name }, deps, ask, out);
     const preset = findPreset(draft.presetId)!;
-    const check = await checkProvider(draft, preset, draft.name === editing.name ? current : undefined, deps, out);
+    const check = await renderCheck(draft, preset, draft.name === editing.name ? current : undefined, deps, out);
     if (check === 'ok') break;
     const next = await ask.select<'edit' | 'save' | 'cancel'>({
       message: 'What now?',
@@ -88,7 +73,10 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<SetupRes
   }
 
   const preset = findPreset(draft.presetId)!;
-  await save(draft, preset, config, deps, ask);
+  const others = Object.keys(config.profiles).filter((n) => n !== draft.name);
+  let makeActive = !config.active || config.active === draft.name || others.length === 0;
+  if (!makeActive) makeActive = await ask.confirm({ message: `Make ${draft.name} the active profile (now ${config.active})?`, default: !(draft.name in config.profiles) });
+  await saveDraft(draft, preset, makeActive, deps);
   deps.log.success(`Saved profile ${draft.name} in ${deps.paths.configFile}`);
   if (opts.fromLogin) return { profile: draft.name, signInNow: true };
   if (await ask.confirm({ message: 'Log in now?', default: true })) return { profile: draft.name, signInNow: true };
@@ -150,9 +138,8 @@ function describeConfigured(p: ProfileConfig): string {
   return [preset?.title ?? p.provider, p.issuer].filter(Boolean).join(' — ');
 }
 
-const derivedSecretEnv = (profile: string) => `AUTH_CLIENT_SECRET_${profile.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 
-function defaultsFrom(name: string, current: ProfileConfig | undefined, deps: Deps): Draft {
+function defaultsFrom(name: string, current: ProfileConfig | undefined, deps: Deps): SetupDraft {
   const presetId: PresetId = (findPreset(current?.provider)?.id)
     ?? (current?.endpoints ? 'oauth2' : current?.issuer ? presetOwning(current.issuer)?.id ?? 'oidc' : 'github');
   const preset = findPreset(presetId)!;
@@ -162,7 +149,7 @@ function defaultsFrom(name: string, current: ProfileConfig | undefined, deps: De
     if (current.issuer) values.issuer = current.issuer;
   }
   const envStorage = STORAGES.find((s) => s === deps.env.AUTH_STORAGE);
-  const draft: Draft = {
+  const draft: SetupDraft = {
     presetId,
     values,
     clientId: current?.clientId ?? '',
@@ -184,7 +171,7 @@ interface AskContext {
   editingName: string;
 }
 
-async function askAll(previous: Draft, ctx: AskContext, deps: Deps, ask: Asker, out: (l?: string) => void): Promise<Draft> {
+async function askAll(previous: SetupDraft, ctx: AskContext, deps: Deps, ask: Asker, out: (l?: string) => void): Promise<SetupDraft> {
   const presetId = await ask.select<PresetId>({
     message: 'Provider',
     choices: PRESETS.map((p) => ({ name: p.title, value: p.id, description: p.summary })),
@@ -193,7 +180,7 @@ async function askAll(previous: Draft, ctx: AskContext, deps: Deps, ask: Asker, 
   });
   const preset = findPreset(presetId)!;
   const samePreset = presetId === previous.presetId;
-  const draft: Draft = samePreset ? { ...previous, values: { ...previous.values } } : { ...previous, presetId, values: {}, scopes: preset.scopes, flow: preset.flow, resources: [] };
+  const draft: SetupDraft = samePreset ? { ...previous, values: { ...previous.values } } : { ...previous, presetId, values: {}, scopes: preset.scopes, flow: preset.flow, resources: [] };
   if (!samePreset && previous.secret === 'keep') draft.secret = 'none';
 
   out(`  Register the app at ${preset.register.console}`);
@@ -325,7 +312,7 @@ function normalizeField(field: PresetField, raw: string): string {
   return value;
 }
 
-async function askSecret(draft: Draft, preset: Preset, ctx: AskContext, ask: Asker): Promise<void> {
+async function askSecret(draft: SetupDraft, preset: Preset, ctx: AskContext, ask: Asker): Promise<void> {
   if (preset.clientSecret === 'none' && draft.secret === 'none') return;
   const canKeep = draft.secret === 'keep';
   const choices: Array<{ name: string; value: SecretChoice }> = [];
@@ -381,82 +368,30 @@ async function askName(suggested: string, ctx: AskContext, ask: Asker): Promise<
   }
 }
 
-/** The discovery check (or, without discovery, the endpoint check) with a spinner; 'failed' after a clear report. */
-async function checkProvider(draft: Draft, preset: Preset, base: ProfileConfig | undefined, deps: Deps, out: (l?: string) => void): Promise<'ok' | 'failed'> {
-  let issuer: string;
-  let profile: ProfileConfig;
-  try {
-    issuer = issuerFor(preset, draft.values);
-    profile = profileFromDraft(draft, preset, base);
-  } catch (e) {
-    out(`✗ ${(e as Error).message}`);
-    return 'failed';
-  }
-  const description = describeProfile({ ...profile, issuer });
-  const { connectServer } = await import('../flows/server.js');
-  const spinner = description.metadata ? { stop() {} } : await startSpinner(deps.io, deps.log.color, `Fetching the discovery document of ${issuer}…`);
-  try {
-    const server = await connectServer({ issuer, clientId: draft.clientId, server: description }, deps);
-    spinner.stop();
-    const m = server.serverMetadata();
-    const can = [
-      'browser sign-in',
-      m.device_authorization_endpoint ? 'device flow' : 'no device flow',
-      m.revocation_endpoint ? 'revocation' : 'no revocation endpoint',
-    ];
-    if (description.metadata) deps.log.success(`${issuer}: ${preset.discovery ? 'using the endpoints in the profile' : `${preset.title} publishes no discovery document; using its documented endpoints`} (${can.join(', ')}).`);
-    else deps.log.success(`${issuer} answered with its discovery document (${can.join(', ')}).`);
-    if (draft.flow === 'device' && !m.device_authorization_endpoint) out('  Note: the device flow was chosen but the provider has no device authorization endpoint; `auth login` will fail until you pick another flow.');
-    if (preset.browserNeedsSecret && draft.flow !== 'device' && draft.secret === 'none') out(`  Note: ${preset.title}'s browser flow needs the client secret; without one only the device flow (\`auth login --device\`) works.`);
-    return 'ok';
-  } catch (e) {
-    spinner.stop();
-    if (deps.signal.aborted) throw interrupted();
-    const hint = e instanceof AuthError && e.hint ? `\n  ${e.hint}` : '';
-    out(`✗ Could not check ${issuer}: ${e instanceof Error ? sanitize(e.message) : 'unknown error'}${hint}`);
-    return 'failed';
-  }
-}
 
-function profileFromDraft(draft: Draft, preset: Preset, base: ProfileConfig | undefined): ProfileConfig {
-  const next: ProfileConfig = { ...(base ?? {}) };
-  next.provider = preset.id;
-  next.issuer = issuerFor(preset, draft.values);
-  next.clientId = draft.clientId;
-  delete next.clientSecretEnv;
-  if (draft.secret === 'env' && draft.secretEnv) next.clientSecretEnv = draft.secretEnv;
-  // A stored secret is named in the config by the variable that would override it (store/client-secret.ts).
-  if (draft.secret === 'store' || draft.secret === 'keep') next.clientSecretEnv = derivedSecretEnv(draft.name);
-  next.scopes = draft.scopes;
-  if (draft.resources.length) next.resources = draft.resources;
-  else delete next.resources;
-  next.flow = draft.flow;
-  next.storage = draft.storage;
-  if (!base?.redirect && (preset.redirect.port !== 0 || preset.redirect.path !== '/callback' || preset.redirect.host !== '127.0.0.1')) next.redirect = { ...preset.redirect };
-  if (preset.id === 'oauth2') {
-    const endpoints: NonNullable<ProfileConfig['endpoints']> = {};
-    for (const key of ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo'] as const) {
-      if (draft.values[key]) endpoints[key] = draft.values[key];
-    }
-    next.endpoints = endpoints;
-  } else if (base?.endpoints && base.provider !== preset.id) {
-    delete next.endpoints;
-  }
-  return next;
-}
 
-async function save(draft: Draft, preset: Preset, config: Config, deps: Deps, ask: Asker): Promise<void> {
-  const others = Object.keys(config.profiles).filter((n) => n !== draft.name);
-  let makeActive = !config.active || config.active === draft.name || others.length === 0;
-  if (!makeActive) makeActive = await ask.confirm({ message: `Make ${draft.name} the active profile (now ${config.active})?`, default: !(draft.name in config.profiles) });
-  if (draft.secret === 'store' && draft.secretValue) {
-    const { storeClientSecret } = await import('../store/client-secret.js');
-    await storeClientSecret({ name: draft.name, storage: draft.storage }, draft.secretValue, deps);
-  }
-  updateConfig(deps.paths.configFile, (c) => {
-    c.profiles[draft.name] = profileFromDraft(draft, preset, c.profiles[draft.name]);
-    if (makeActive) c.active = draft.name;
+
+/** The provider check (app/setup.ts) with a spinner while discovery runs; 'failed' after a clear report. */
+async function renderCheck(draft: SetupDraft, preset: Preset, base: ProfileConfig | undefined, deps: Deps, out: (l?: string) => void): Promise<'ok' | 'failed'> {
+  let spinner: Promise<{ stop(): void }> | undefined;
+  const result = await checkProvider(draft, preset, base, deps, (issuer) => {
+    spinner = startSpinner(deps.io, deps.log.color, `Fetching the discovery document of ${issuer}…`);
+  }).catch((e: unknown) => {
+    void spinner?.then((s) => s.stop());
+    throw deps.signal.aborted ? interrupted() : e;
   });
+  (await spinner)?.stop();
+  if (!result.ok) {
+    const hint = result.hint ? `\n  ${result.hint}` : '';
+    out(result.issuer ? `✗ Could not check ${result.issuer}: ${sanitize(result.reason)}${hint}` : `✗ ${result.reason}`);
+    return 'failed';
+  }
+  const can = ['browser sign-in', result.device ? 'device flow' : 'no device flow', result.revocation ? 'revocation' : 'no revocation endpoint'];
+  if (result.fromProfile) deps.log.success(`${result.issuer}: ${preset.discovery ? 'using the endpoints in the profile' : `${preset.title} publishes no discovery document; using its documented endpoints`} (${can.join(', ')}).`);
+  else deps.log.success(`${result.issuer} answered with its discovery document (${can.join(', ')}).`);
+  if (draft.flow === 'device' && !result.device) out('  Note: the device flow was chosen but the provider has no device authorization endpoint; `auth login` will fail until you pick another flow.');
+  if (preset.browserNeedsSecret && draft.flow !== 'device' && draft.secret === 'none') out(`  Note: ${preset.title}'s browser flow needs the client secret; without one only the device flow (\`auth login --device\`) works.`);
+  return 'ok';
 }
 
 /** The flags (and env) that do what the wizard would, for a terminal-less run (exit 2). */

@@ -19,7 +19,10 @@ afterEach(() => {
   for (const h of homes.splice(0)) rmSync(h, { recursive: true, force: true });
 });
 
-export function fakeDeps(stored: Record<string, Credential>, opts: { unreadable?: boolean } = {}) {
+/** A scripted provider: answers a request from its URL, or undefined for "no network". */
+export type Responder = (url: URL, init: RequestInit | undefined) => Response | undefined;
+
+export function fakeDeps(stored: Record<string, Credential>, opts: { unreadable?: boolean; respond?: Responder; browser?: Deps['browser'] } = {}) {
   const home = mkdtempSync(join(tmpdir(), 'auth-unit-'));
   homes.push(home);
   const fetches: string[] = [];
@@ -42,12 +45,14 @@ export function fakeDeps(stored: Record<string, Credential>, opts: { unreadable?
     platform: process.platform,
     hostname: 'unit',
     clock: { now: () => NOW },
-    fetch: (async (input: string | URL | Request) => {
+    fetch: (async (input: string | URL | Request, init?: RequestInit) => {
       fetches.push(String(input));
+      const answer = opts.respond?.(new URL(String(input)), init);
+      if (answer) return answer;
       throw new Error('no network in the unit tier');
     }) as typeof fetch,
     paths: resolvePaths({ AUTH_HOME: home }, process.platform, home),
-    browser: { open: async () => undefined, available: () => ({ ok: false, reason: 'unit' }) },
+    browser: opts.browser ?? { open: async () => undefined, available: () => ({ ok: false, reason: 'unit' }) },
     prompter: { secret: async () => { throw new Error('the unit tier never prompts'); } },
     storage: new StorageContext(),
     log,
