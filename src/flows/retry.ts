@@ -78,6 +78,7 @@ export function retryingFetch(next: ServerFetch, deps: Pick<Deps, 'log' | 'signa
         }
         if (attempt >= MAX_RETRIES || signal.aborted) return res;
         reason = `HTTP ${res.status}`;
+        // Wall time, not deps.clock: an HTTP date is the server's real time (docs/architecture.md "Effects").
         delay = retryAfterMs(res.headers.get('retry-after'), Date.now()) ?? BACKOFF_MS[attempt]!;
         await res.body?.cancel().catch(() => undefined);
       } catch (e) {
@@ -158,7 +159,8 @@ function withoutQuery(url: string): string {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts (Ctrl-C never waits out a backoff). */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const onAbort = () => {

@@ -3,6 +3,7 @@ import type { Deps } from '../deps.js';
 import type { Credential } from '../domain/credential.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';
+import { sleep } from './retry.js';
 import type { Config } from '../config/config.js';
 import { describeServer } from '../providers/resolve.js';
 
@@ -51,7 +52,7 @@ async function revokeOne(config: client.Configuration, token: string, hint: stri
       if (status === 503 && attempt === 0) {
         // RFC 7009 §2.2.1: the token still exists; retry once after Retry-After (bounded).
         const retryAfter = Number((e as { cause?: Response }).cause?.headers?.get?.('retry-after')) || 1;
-        await new Promise((r) => setTimeout(r, Math.min(retryAfter, 5) * 1000));
+        await sleep(Math.min(retryAfter, 5) * 1000, deps.signal);
         continue;
       }
       deps.log.debug(`revocation of the ${hint.replace('_', ' ')} failed`);

@@ -1,8 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
-import { ENCRYPTED_MAGIC, isEncryptedBlob, reserveStoreWrite, storeFilePath } from './file.js';
-import { readPrivateFile, releaseFileWrite, removeFile, writePrivateFileAtomic } from './fs-safe.js';
+import { ENCRYPTED_MAGIC, isEncryptedBlob, Reservations, storeFilePath } from './file.js';
+import { readPrivateFile, removeFile, writePrivateFileAtomic } from './fs-safe.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
@@ -77,7 +77,13 @@ export class EncryptedFileVault implements SecretVault {
   /** Salt and key for the next write, derived while a refresh is on the wire (reserveWrite). */
   private prepared: PreparedKey | undefined;
   /** `pathOf`: where a key's file is, when not `<dir>/<profile>.json` (store/secrets.ts keeps its own layout). */
-  constructor(private readonly dir: string, private readonly deps: Deps, private readonly warn?: (message: string) => void, private readonly pathOf?: (key: string) => string) {}
+  constructor(
+    private readonly dir: string,
+    private readonly deps: Deps,
+    private readonly warn?: (message: string) => void,
+    private readonly pathOf?: (key: string) => string,
+    private readonly reservations = new Reservations(),
+  ) {}
 
   path(key: string): string {
     return this.pathOf ? this.pathOf(key) : storeFilePath(this.dir, key);
@@ -133,7 +139,8 @@ export class EncryptedFileVault implements SecretVault {
     const prepared = this.prepared;
     this.prepared = undefined;
     const blob = await encryptSecret(passphrase, value, prepared);
-    writePrivateFileAtomic(file, blob, this.warn ? { warn: this.warn } : {});
+    const reservation = this.reservations.take(file);
+    writePrivateFileAtomic(file, blob, { ...(this.warn ? { warn: this.warn } : {}), ...(reservation ? { reservation } : {}) });
     this.deps.storage.decrypted.add(file);
   }
 
@@ -147,13 +154,13 @@ export class EncryptedFileVault implements SecretVault {
    * then AES-GCM and an fsync. Only with a passphrase already known: this never prompts.
    */
   reserveWrite(key: string): void {
-    reserveStoreWrite(this.path(key), this.warn);
+    this.reservations.reserve(this.path(key), this.warn);
     const known = this.deps.storage.passphrase;
     if (known && !this.prepared) this.prepared = prepareKey(known);
   }
 
   releaseWrite(key: string): void {
-    releaseFileWrite(this.path(key));
+    this.reservations.release(this.path(key));
   }
 }
 

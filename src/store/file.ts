@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Credential } from '../domain/credential.js';
 import { lstatSync } from 'node:fs';
-import { readPrivateFile, releaseFileWrite, removeFile, reserveFileWrite, writePrivateFileAtomic, type PrivateFileOptions } from './fs-safe.js';
+import { readPrivateFile, releaseFileWrite, removeFile, reserveFileWrite, writePrivateFileAtomic, type PrivateFileOptions, type WriteReservation } from './fs-safe.js';
 import { credentialFromSecret, VaultTokenStore, type SecretVault } from './vault.js';
 
 /**
@@ -27,16 +27,42 @@ export function storeFilePath(dir: string, key: string): string {
  * Space to set aside before a refresh: a rotated credential is about the size of
  * the current one; four times that, and at least 64 KiB, leaves room for longer tokens.
  */
-export function reserveStoreWrite(file: string, warn?: (message: string) => void): void {
+function reserveStoreWrite(file: string, warn?: (message: string) => void): WriteReservation {
   let size = 0;
   try { size = lstatSync(file).size; } catch { /* none yet */ }
-  reserveFileWrite(file, Math.max(64 * 1024, 4 * size), warn ? { warn } : {});
+  return reserveFileWrite(file, Math.max(64 * 1024, 4 * size), warn ? { warn } : {});
+}
+
+/**
+ * The reservations a file vault made for its keys (one per key, used by the next write of
+ * that key or given back): held by the vault, so nothing outlives the invocation that made it.
+ */
+export class Reservations {
+  private readonly byFile = new Map<string, WriteReservation>();
+
+  reserve(file: string, warn?: (message: string) => void): void {
+    this.release(file);
+    this.byFile.set(file, reserveStoreWrite(file, warn));
+  }
+
+  /** The reservation for the file's next write, handed over once. */
+  take(file: string): WriteReservation | undefined {
+    const r = this.byFile.get(file);
+    this.byFile.delete(file);
+    return r;
+  }
+
+  release(file: string): void {
+    const r = this.take(file);
+    if (r) releaseFileWrite(r);
+  }
 }
 
 /** `file` vault: plain text, 0600 in a 0700 dir, atomic writes, no symlinks (docs/security.md R74–R77). */
 export class FileVault implements SecretVault {
   readonly kind = 'file' as const;
-  constructor(readonly dir: string, private readonly warn?: (message: string) => void) {}
+  /** `reservations`: shared with the encrypted-file vault on the same files (store/select.ts). */
+  constructor(readonly dir: string, private readonly warn?: (message: string) => void, private readonly reservations = new Reservations()) {}
 
   path(key: string): string {
     return storeFilePath(this.dir, key);
@@ -67,7 +93,9 @@ export class FileVault implements SecretVault {
   }
 
   async set(key: string, value: string): Promise<void> {
-    writePrivateFileAtomic(this.path(key), value, this.warn ? { warn: this.warn } : {});
+    const file = this.path(key);
+    const reservation = this.reservations.take(file);
+    writePrivateFileAtomic(file, value, { ...(this.warn ? { warn: this.warn } : {}), ...(reservation ? { reservation } : {}) });
   }
 
   async delete(key: string): Promise<boolean> {
@@ -75,11 +103,11 @@ export class FileVault implements SecretVault {
   }
 
   reserveWrite(key: string): void {
-    reserveStoreWrite(this.path(key), this.warn);
+    this.reservations.reserve(this.path(key), this.warn);
   }
 
   releaseWrite(key: string): void {
-    releaseFileWrite(this.path(key));
+    this.reservations.release(this.path(key));
   }
 }
 

@@ -130,27 +130,25 @@ function renameReplacing(from: string, to: string): void {
  * Space set aside for a file's next atomic write: its temp file, already
  * written to `bytes` and fsynced. A refresh reserves before it sends the
  * request, so a full disk fails the refresh before the provider rotates the
- * refresh token (docs/architecture.md "Never lose a session").
+ * refresh token (docs/architecture.md "Never lose a session"). The vault that
+ * made it holds it (no process-wide table) and hands it to the one write that uses it.
  */
-interface Reservation {
-  temp: string;
-  fd: number;
-  bytes: number;
+export interface WriteReservation {
+  readonly file: string;
+  readonly temp: string;
+  readonly fd: number;
+  readonly bytes: number;
 }
-
-// Keyed by the final path; one write consumes it. A reservation is made and used under the profile lock.
-const reservations = new Map<string, Reservation>();
 
 function tempPathFor(file: string): string {
   return join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-/** Reserves `bytes` for the next writePrivateFileAtomic(file); throws noSpaceError when the disk is full. */
-export function reserveFileWrite(file: string, bytes: number, opts: PrivateFileOptions = {}): void {
-  releaseFileWrite(file);
+/** Reserves `bytes` for a later writePrivateFileAtomic(file, …, { reservation }); throws noSpaceError when the disk is full. */
+export function reserveFileWrite(file: string, bytes: number, opts: PrivateFileOptions = {}): WriteReservation {
   const dir = dirname(file);
   ensurePrivateDir(dir, opts.warn);
-  sweepOnce(dir);
+  sweepStaleTemps(dir, Date.now());
   const temp = tempPathFor(file);
   let fd: number;
   try {
@@ -175,20 +173,17 @@ export function reserveFileWrite(file: string, bytes: number, opts: PrivateFileO
     if (isNoSpace(e)) throw noSpaceError(dir);
     throw storageError(`Cannot write in ${dir}: ${(e as Error).message}`);
   }
-  reservations.set(file, { temp, fd, bytes });
+  return { file, temp, fd, bytes };
 }
 
-/** Gives back an unused reservation (after a refresh that failed); a no-op when there is none. */
-export function releaseFileWrite(file: string): void {
-  const r = reservations.get(file);
-  if (!r) return;
-  reservations.delete(file);
+/** Gives back an unused reservation (after a refresh that failed). */
+export function releaseFileWrite(r: WriteReservation): void {
   try { closeSync(r.fd); } catch { /* closed */ }
   try { unlinkSync(r.temp); } catch { /* gone */ }
 }
 
 /** Writes `buf` into the reserved temp file; false when the reservation cannot be used (too small, or swept). */
-function writeReserved(r: Reservation, buf: Buffer): boolean {
+function writeReserved(r: WriteReservation, buf: Buffer): boolean {
   if (buf.length > r.bytes) return false;
   try {
     lstatSync(r.temp);
@@ -244,8 +239,11 @@ export function readTrustedFile(file: string, opts: { maxBytes?: number } = {}):
   }
 }
 
-/** temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. */
-export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions = {}): void {
+/**
+ * temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. With a
+ * `reservation` for this file, its temp file is used (and consumed) when the data fits.
+ */
+export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions & { reservation?: WriteReservation } = {}): void {
   const dir = dirname(file);
   ensurePrivateDir(dir, opts.warn);
   try {
@@ -253,10 +251,9 @@ export function writePrivateFileAtomic(file: string, data: string | Buffer, opts
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
-  sweepOnce(dir);
+  sweepStaleTemps(dir, Date.now());
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
-  const reserved = reservations.get(file);
-  reservations.delete(file);
+  const reserved = opts.reservation?.file === file ? opts.reservation : undefined;
   let temp: string;
   let fd: number;
   if (reserved && writeReserved(reserved, buf)) {
@@ -305,19 +302,11 @@ export function removeFile(file: string): boolean {
   }
 }
 
-const swept = new Set<string>();
-
-/** Once per directory and process: the first write there sweeps what crashed writers left. */
-function sweepOnce(dir: string): void {
-  if (swept.has(dir)) return;
-  swept.add(dir);
-  sweepStaleTemps(dir, Date.now());
-}
-
 /**
  * Removes temp files left behind by a process killed mid-write (older than a
- * minute). One readdir of a small directory; a reservation that a slow refresh
- * still holds may be removed too, and its write then falls back to a new temp file.
+ * minute), before each write in that directory: one readdir of a small directory.
+ * A reservation that a slow refresh still holds may be removed too, and its write
+ * then falls back to a new temp file.
  */
 function sweepStaleTemps(dir: string, now: number): void {
   let names: string[];

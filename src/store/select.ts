@@ -3,7 +3,7 @@ import type { StorageKind } from '../config/names.js';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import type { EncryptedFileVault } from './encrypted-file.js';
-import { FileVault, isEncryptedBlob } from './file.js';
+import { FileVault, isEncryptedBlob, Reservations } from './file.js';
 import type { KeychainVault } from './keychain.js';
 import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { acquireLock } from './lock.js';
@@ -55,13 +55,15 @@ function pinnedKeychainError(profile: string, reason: string, platform: NodeJS.P
 
 export class LayeredVault implements SecretVault {
   private readonly file: FileVault;
+  /** Both file vaults write the same files: one set of write reservations (store/file.ts). */
+  private readonly reservations = new Reservations();
   private encrypted: EncryptedFileVault | undefined;
   private keychainVault: KeychainVault | undefined;
   /** Set once the keychain turned out to be unavailable (default storage only). */
   private fallbackReason: string | undefined;
 
   constructor(private readonly requested: StorageKind | undefined, private readonly profile: string, private readonly deps: Deps) {
-    this.file = new FileVault(deps.paths.credentialsDir, this.warnPermissions);
+    this.file = new FileVault(deps.paths.credentialsDir, this.warnPermissions, this.reservations);
   }
 
   private readonly warnPermissions = (message: string) => this.deps.log.warn(message);
@@ -80,7 +82,7 @@ export class LayeredVault implements SecretVault {
   private async enc(): Promise<EncryptedFileVault> {
     if (!this.encrypted) {
       const { EncryptedFileVault } = await import('./encrypted-file.js');
-      this.encrypted = new EncryptedFileVault(this.deps.paths.credentialsDir, this.deps, this.warnPermissions);
+      this.encrypted = new EncryptedFileVault(this.deps.paths.credentialsDir, this.deps, this.warnPermissions, undefined, this.reservations);
     }
     return this.encrypted;
   }
