@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     reporters: ['default'],
     // Two files at once on a 2-core machine: the suite is CPU-bound (every test starts the CLI).
-    maxWorkers: 2,
+    maxWorkers: 4,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       // Generous: the suite must pass on a loaded machine, even beside another `npm test`.

@@ -139,7 +139,7 @@ async function requireAvailable(env: NodeJS.ProcessEnv, verdicts: StorageContext
 export class KeychainVault implements SecretVault {
   readonly kind = 'keychain' as const;
   /** `verdicts`: the invocation's keychain verdicts (store/context.ts); a fresh map when used alone. */
-  constructor(readonly service = KEYCHAIN_SERVICE, private readonly env: NodeJS.ProcessEnv = process.env, private readonly verdicts: StorageContext['keychain'] = new Map()) {}
+  constructor(readonly service = KEYCHAIN_SERVICE, private readonly env: NodeJS.ProcessEnv, private readonly verdicts: StorageContext['keychain'] = new Map()) {}
 
   describe(key: string): string {
     return `OS keychain (service ${this.service}, account ${key})`;
@@ -308,7 +308,7 @@ export class KeychainVault implements SecretVault {
 /** `keychain` store: one secret per profile. */
 export class KeychainStore extends VaultTokenStore {
   declare readonly vault: KeychainVault;
-  constructor(service = KEYCHAIN_SERVICE, env: NodeJS.ProcessEnv = process.env, verdicts?: StorageContext['keychain']) {
+  constructor(service = KEYCHAIN_SERVICE, env: NodeJS.ProcessEnv, verdicts?: StorageContext['keychain']) {
     super(new KeychainVault(service, env, verdicts));
   }
 }
