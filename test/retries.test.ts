@@ -163,6 +163,20 @@ describe('token requests that consume a grant are never sent twice (R32, R59)', 
     expect(res.stderr).not.toContain(before!.refresh_token as string);
   });
 
+  it.concurrent('R59: `auth token` inside --min-ttl with the refresh answered 503 → ONE refresh request; the still-valid token with a warning, exit 0; stored credential unchanged', async () => {
+    const { fake, s } = await setup();
+    expect((await s.login(fake)).code).toBe(0);
+    const before = s.stored();
+    fake.tokenScript.push({ status: 503 }, { status: 503 });
+    const res = await s.run(['token', '--min-ttl', '99999999']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toBe(`${before!.access_token}\n`);
+    expect(res.stderr).toMatch(/Could not refresh the token of profile \S+ \(Refreshing the access token failed: .*HTTP 503.*\); using the current one/);
+    expect(fake.requestsTo('/token').filter((r) => r.form.get('grant_type') === 'refresh_token')).toHaveLength(1);
+    expect(s.stored()).toEqual(before);
+    noSecrets(fake, res.stderr);
+  });
+
   it.concurrent('R32: a code exchange answered 502 → exactly one token request, exit 1, nothing stored', async () => {
     const { fake, s } = await setup();
     fake.tokenScript.push({ status: 502 }, { status: 502 });

@@ -27,6 +27,8 @@ export interface GetTokenRequest {
   force?: boolean;
   /** Whether the MFA guard applies (token and exec hand out tokens; refresh does not). */
   guarded: boolean;
+  /** A still-valid token is handed out when the provider cannot be reached (flows/refresh.ts). */
+  serveValidOnOutage?: boolean;
 }
 
 export interface GetTokenResult {
@@ -52,6 +54,7 @@ export async function getToken(req: GetTokenRequest, deps: Deps): Promise<GetTok
     ...(req.noRefresh ? { noRefresh: true } : {}),
     ...(idToken ? { idToken: true } : {}),
     ...(secret ? { clientSecret: secret } : {}),
+    ...(req.serveValidOnOutage ? { serveValidOnOutage: true } : {}),
     deps,
   });
   if (idToken) {

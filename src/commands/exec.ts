@@ -43,7 +43,7 @@ export async function runExec(opts: ExecOptions, deps: Deps): Promise<number> {
   if (!VARIABLE_NAME.test(name)) throw usageError(`--env must be an environment variable name (letters, digits and _), not "${sanitize(name, 64)}".`);
   const [file, ...args] = opts.command;
   if (!file) throw usageError('auth exec needs a command to run.', 'Put it after --, for example: auth exec -- kubectl get pods');
-  const { config, profile, credential } = await getToken({ guarded: true, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
+  const { config, profile, credential } = await getToken({ guarded: true, serveValidOnOutage: true, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
   const outcome = await deps.runChild(file, args, { ...childEnvironment(deps.env, config, profile.clientSecretEnv), [name]: credential.accessToken });
   if ('exitCode' in outcome) return outcome.exitCode;
   // Shell conventions: 127 command not found, 126 found but not runnable.

@@ -26,7 +26,7 @@ function parseTokenOptions(opts: TokenOptions): { format: TokenFormat; minTtlMs:
 export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
   const { format, minTtlMs } = parseTokenOptions(opts);
   const idToken = Boolean(opts.idToken);
-  const { credential } = await getToken({ guarded: true, minTtlMs, idToken, noRefresh: opts.refresh === false, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
+  const { credential } = await getToken({ guarded: true, serveValidOnOutage: true, minTtlMs, idToken, noRefresh: opts.refresh === false, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
   if (deps.io.stdoutIsTTY) deps.log.info(TTY_TOKEN_WARNING);
   deps.io.stdout.write(formatToken(credential, format, idToken));
 }

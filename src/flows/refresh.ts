@@ -8,7 +8,7 @@ import type { Credential } from '../domain/credential.js';
 import { decideToken, expiredToken, isExpired, needsRefresh } from '../domain/token-plan.js';
 import type { Lock } from '../store/lock.js';
 import { acquireProfileLock } from '../store/profile-lock.js';
-import { sanitize } from '../ui/text.js';
+import { relativeTime, sanitize } from '../ui/text.js';
 import type { TokenStore } from '../store/token-store.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
 import { connectServer } from './server.js';
@@ -34,8 +34,15 @@ export interface FreshnessRequest {
   /** The caller prints the ID token (auth token --id-token): its own `exp` counts as well. */
   idToken?: boolean;
   clientSecret?: string;
+  /**
+   * When the provider cannot be reached (network, timeout, 5xx), hand out the current token if
+   * it is still valid, with a warning (`auth token`, `auth exec`): being inside --min-ttl is a
+   * reason to refresh early, not to fail while the token still works.
+   */
+  serveValidOnOutage?: boolean;
   deps: Deps;
 }
+
 
 
 export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ credential: Credential; refreshed: boolean }> {
@@ -75,8 +82,13 @@ export async function ensureFreshCredential(req: FreshnessRequest): Promise<{ cr
     try {
       next = await refreshCredential(current, req);
     } catch (e) {
-      if (!(e instanceof RefreshRefusedError)) throw e;
-      return await afterRefusal(current, e, lock, req);
+      if (e instanceof RefreshRefusedError) return await afterRefusal(current, e, lock, req);
+      if (req.serveValidOnOutage && !req.force && isOutage(e) && !isExpired(current, deps.clock.now(), idToken)) {
+        const left = current.expiresAt === undefined ? '' : `, which expires ${relativeTime(current.expiresAt - deps.clock.now())}`;
+        deps.log.warn(`Could not refresh the token of profile ${profile} (${e.message.replace(/\.$/, '')}); using the current one${left}.`);
+        return { credential: current, refreshed: false };
+      }
+      throw e;
     }
     if (!lock.held()) {
       // Our lock was taken over (we looked dead to another process): store only if nobody
@@ -139,7 +151,8 @@ async function refreshCredential(cred: Credential, req: FreshnessRequest): Promi
     // R58: the grant is gone; the caller removes the dead credential, nothing is retried.
     if (refused) throw new RefreshRefusedError(refused);
     // R59: never retry a refresh that may have been sent; the stored credential stays as it was.
-    throw fromProtocolError(e, 'Refreshing the access token');
+    const err = fromProtocolError(e, 'Refreshing the access token');
+    throw serverError(e) ? new ProviderOutageError(err) : err;
   }
   try {
     return credentialFromTokens(tokens, {
@@ -155,6 +168,26 @@ async function refreshCredential(cred: Credential, req: FreshnessRequest): Promi
     if (e instanceof AuthError && e.code === 'AUTH_SESSION_ENDED') throw new RefreshRefusedError(e.message.replace(/\.$/, ''));
     throw e;
   }
+}
+
+/**
+ * The provider could not answer — unreachable or too slow (AUTH_NETWORK, at discovery or the
+ * token endpoint, for a refresh or a service account's re-issue), or an HTTP 5xx from the token
+ * endpoint — as opposed to answering something wrong (an oversized or malformed answer, a DPoP
+ * token, invalid_target), which is never papered over.
+ */
+const isOutage = (e: unknown): e is AuthError => e instanceof ProviderOutageError || (e instanceof AuthError && e.code === 'AUTH_NETWORK');
+
+/** A 5xx answer to the refresh grant. */
+class ProviderOutageError extends AuthError {
+  constructor(err: AuthError) {
+    super(err.code, err.message, err.hint === undefined ? {} : { hint: err.hint });
+  }
+}
+
+function serverError(e: unknown): boolean {
+  const status = (e as { status?: unknown } | undefined)?.status ?? ((e as { cause?: unknown } | undefined)?.cause as { status?: unknown } | undefined)?.status;
+  return typeof status === 'number' && status >= 500;
 }
 
 /** The provider will not refresh this credential any more (see afterRefusal). */
