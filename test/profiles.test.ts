@@ -118,3 +118,34 @@ describe('auth profiles', () => {
     }
   });
 });
+
+// A profile pinned to `storage: keychain` on a machine with no Secret Service (an SSH box, a
+// container; the test env has DBUS_SESSION_BUS_ADDRESS=disabled:) can always be logged out and
+// removed: what could not be deleted is said, and the other profiles are untouched.
+describe('a profile pinned to a keychain that is not there', () => {
+  const { home, cleanup } = makeHome('auth-profiles-pinned-');
+  const configFile = join(home, 'config.yaml');
+  const pinned = 'active: work\nprofiles:\n  work:\n    issuer: https://login.example.com\n    clientId: cli\n    storage: keychain\n  other:\n    issuer: https://login2.example.com\n    clientId: cli\n';
+  const env = { AUTH_STORAGE: undefined };
+  beforeAll(() => writeFileSync(configFile, pinned, { mode: 0o600 }));
+  afterAll(cleanup);
+
+  it('auth logout --no-revoke and auth logout --all exit 0, saying the keychain could not be touched', async () => {
+    for (const args of [['logout', '--no-revoke', '-p', 'work'], ['logout', '--all'], ['logout', '-p', 'work']]) {
+      const res = await runCli(args, { home, env });
+      expect(res.code, `${args.join(' ')}: ${res.stderr}`).toBe(0);
+      expect(res.stderr).toMatch(/Profile work: the OS keychain is unavailable here \(.+\), so a credential stored in it could not be read, revoked or deleted/);
+      expect(res.stdout).toBe('');
+    }
+  });
+
+  it('auth profiles remove removes it (exit 0), keeps the others, and names what it could not delete', async () => {
+    const res = await runCli(['profiles', 'remove', 'work'], { home, env });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/could not be read, revoked or deleted/);
+    expect(res.stderr).toContain('Removed profile work.');
+    const after = parse(readFileSync(configFile, 'utf8'));
+    expect(Object.keys(after.profiles)).toEqual(['other']);
+    expect(after.active).toBeUndefined();
+  });
+});

@@ -5,6 +5,7 @@ import type { Credential } from '../domain/credential.js';
 import { AuthError, ExitCode } from '../errors.js';
 import { revokeCredential } from '../flows/revoke.js';
 import { acquireProfileLock } from '../store/profile-lock.js';
+import { PinnedKeychainUnavailableError } from '../store/select.js';
 import { clientSecretFor } from './context.js';
 
 /**
@@ -14,6 +15,8 @@ import { clientSecretFor } from './context.js';
 export type SignOutResult =
   | { kind: 'not-logged-in' }
   | { kind: 'unreadable-removed'; reason: string }
+  /** The profile is pinned to a keychain that is not there: files were cleared, the keychain could not be touched. */
+  | { kind: 'keychain-unavailable'; reason: string }
   | { kind: 'removed'; why: 'revocation skipped' | 'static token' }
   | { kind: 'revoked' }
   | { kind: 'no-revocation-endpoint'; credential: Credential; endSession?: string }
@@ -27,7 +30,15 @@ export type SignOutResult =
  */
 export async function signOut(profile: ResolvedProfile, config: Config, opts: { revoke: boolean; force: boolean }, deps: Deps): Promise<SignOutResult> {
   const name = profile.name;
-  const store = await deps.openStore(profile.storage, name);
+  let store;
+  try {
+    store = await deps.openStore(profile.storage, name);
+  } catch (e) {
+    if (!(e instanceof PinnedKeychainUnavailableError)) throw e;
+    // Nothing in a keychain that is not there can be read, revoked or deleted; a file copy can.
+    await (await deps.openStore('file', name)).delete(name);
+    return { kind: 'keychain-unavailable', reason: e.reason };
+  }
   const lock = await acquireProfileLock(name, deps);
   try {
     let cred: Credential | undefined;

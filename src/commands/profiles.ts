@@ -1,6 +1,6 @@
 import { loadConfig, updateConfig } from '../config/config.js';
 import type { Deps } from '../deps.js';
-import { ExitCode } from '../errors.js';
+import { AuthError, ExitCode } from '../errors.js';
 import { findPreset } from '../providers/presets.js';
 import { runLogout } from './logout.js';
 import { listProfiles, requireProfile, useProfile } from '../app/profiles.js';
@@ -50,14 +50,27 @@ export async function runProfilesUse(name: string, deps: Deps): Promise<number> 
 export async function runProfilesRemove(name: string, deps: Deps): Promise<number> {
   const config = loadConfig(deps.paths.configFile);
   requireProfile(config, name);
-  const logout = await runLogout({ profile: name, revoke: true }, deps);
+  // Removing a profile always works (docs/design.md §2): a credential that cannot be logged out is
+  // reported, with where it stays, and the profile goes all the same.
+  let logout: number;
+  try {
+    logout = await runLogout({ profile: name, revoke: true }, deps);
+  } catch (e) {
+    if (!(e instanceof AuthError) || e.code === 'AUTH_INTERRUPTED' || e.code === 'AUTH_MFA_LOCKED') throw e;
+    deps.log.warn(`Could not log out of profile ${name}: ${e.message}`);
+    deps.log.info(`  The stored credential was left where it is; the profile is removed from the config anyway.`);
+    logout = ExitCode.failure;
+  }
   const profile = config.profiles[name]!;
   try {
     const { deleteClientSecret } = await import('../store/client-secret.js');
     const storage = profile.storage ?? (deps.env.AUTH_STORAGE as typeof profile.storage);
     if (await deleteClientSecret({ name, ...(storage ? { storage } : {}) }, deps)) deps.log.info(`Removed the stored client secret of profile ${name}.`);
   } catch (e) {
-    deps.log.warn(`Could not remove the stored client secret of profile ${name} (${(e as Error).message}).`);
+    const { PinnedKeychainUnavailableError } = await import('../store/select.js');
+    // The keychain being away was said above; a secret is only named when the profile has one.
+    if (!(e instanceof PinnedKeychainUnavailableError)) deps.log.warn(`Could not remove the stored client secret of profile ${name} (${(e as Error).message}).`);
+    else if (profile.clientSecretEnv) deps.log.warn(`The client secret of profile ${name}, if it is stored in the keychain, stays there (the keychain is unavailable here).`);
   }
   let wasActive = false;
   updateConfig(deps.paths.configFile, (c) => {

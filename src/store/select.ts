@@ -36,7 +36,7 @@ export async function openVault(kind: StorageKind | undefined, profile: string, 
   if (kind === 'keychain') {
     const { probeKeychain } = await import('./keychain.js');
     const state = await probeKeychain(deps.env, deps.storage.keychain);
-    if (!state.ok) throw pinnedKeychainError(profile, state.reason, deps.platform);
+    if (!state.ok) throw new PinnedKeychainUnavailableError(profile, state.reason, deps.platform);
   }
   return vault;
 }
@@ -47,10 +47,13 @@ export function keychainHint(platform: NodeJS.Platform): string {
     : 'Make sure the OS keychain is unlocked and reachable from this session. See docs/storage.md.';
 }
 
-function pinnedKeychainError(profile: string, reason: string, platform: NodeJS.Platform): AuthError {
-  return new AuthError('AUTH_STORAGE', `The OS keychain is unavailable (${reason}), and profile ${profile} is set to \`storage: keychain\`, so nothing was read or stored.`, {
-    hint: `${keychainHint(platform)}\n  Or choose another store for this profile: \`storage: encrypted-file\` or \`storage: file\` in config.yaml, or AUTH_STORAGE=encrypted-file.`,
-  });
+/** A profile pinned to `storage: keychain` on a machine where no keychain answers: nothing there can be read, written or deleted. */
+export class PinnedKeychainUnavailableError extends AuthError {
+  constructor(profile: string, readonly reason: string, platform: NodeJS.Platform) {
+    super('AUTH_STORAGE', `The OS keychain is unavailable (${reason}), and profile ${profile} is set to \`storage: keychain\`, so nothing was read or stored.`, {
+      hint: `${keychainHint(platform)}\n  Or choose another store for this profile: \`storage: encrypted-file\` or \`storage: file\` in config.yaml, or AUTH_STORAGE=encrypted-file.`,
+    });
+  }
 }
 
 export class LayeredVault implements SecretVault {
@@ -121,7 +124,7 @@ export class LayeredVault implements SecretVault {
         hint: 'Try again in a moment. If it keeps happening, the keyring daemon may be stuck: restart it (for gnome-keyring, log out and in again, or `gnome-keyring-daemon --replace --daemonize`).',
       });
     }
-    if (this.requested === 'keychain') throw pinnedKeychainError(this.profile, e.reason, this.deps.platform);
+    if (this.requested === 'keychain') throw new PinnedKeychainUnavailableError(this.profile, e.reason, this.deps.platform);
     this.fallbackReason = e.reason;
     this.deps.log.debug(`keychain unavailable (${e.reason}); using the file store`);
   }
