@@ -116,7 +116,7 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     await p.answer('Other scopes');
     await p.answer('Resource indicators');
     await p.answer('Sign-in flow'); // auto
-    await p.answer('Where to keep the tokens', '2'); // file
+    await p.answer('Where to keep the tokens', '3'); // file
     await p.answer('Profile name', 'work');
     await p.waitFor(/answered with its discovery document \(browser sign-in, device flow, revocation\)/);
     await p.answer('Log in now?');
@@ -183,7 +183,7 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     await p.answer('Other scopes');
     await p.answer('Resource indicators');
     await p.answer('Sign-in flow');
-    await p.answer('Where to keep the tokens', '2');
+    await p.answer('Where to keep the tokens', '3');
     await p.answer('Profile name', 'work');
     await p.answer('A profile named work already exists. Replace it?'); // default: no
     await p.answer('Profile name', 'ci');
@@ -205,6 +205,28 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     expect(saved.active).toBe('work');
   });
 
+  it('every default on a machine without a Secret Service: no `storage:` is written, and the sign-in falls back to a private file', async () => {
+    const home = fresh();
+    // baseEnv pins AUTH_STORAGE=file for the other tests; a newcomer has none (and no D-Bus here).
+    const p = pane(home, ['setup'], { AUTH_STORAGE: undefined });
+    await p.answer('Provider', '8'); // OpenID Connect
+    await p.answer('Issuer URL', sandbox.issuer);
+    await p.answer('Client ID', 'auth-cli');
+    for (const prompt of ['Client secret', 'Scopes', 'Other scopes', 'Resource indicators', 'Sign-in flow']) await p.answer(prompt);
+    await p.waitFor(/^\? Where to keep the tokens[\s\S]*❯ default — the OS keychain, or a private file/m);
+    await p.answer('Where to keep the tokens');
+    await p.answer('Profile name');
+    await p.answer('Log in now?');
+    await p.waitFor(/✓ Logged in to /, 60_000);
+    expect(await p.exitCode()).toBe(0);
+    const saved = config(home);
+    expect(saved.profiles.default).toEqual({ provider: 'oidc', issuer: sandbox.issuer, clientId: 'auth-cli', scopes: ['openid', 'profile', 'email', 'offline_access'], flow: 'auto' });
+    expect(existsSync(join(home, 'credentials', 'default.json'))).toBe(true);
+    expect(p.capture()).toMatch(/The OS keychain is unavailable/);
+    const token = await runCli(['token'], { home, env: { AUTH_STORAGE: undefined } });
+    expect(token.code, token.stderr).toBe(0);
+  });
+
   it('a client secret typed in the wizard is masked, kept in the credential store, only named in the config; remove deletes it', async () => {
     const home = fresh();
     const secret = sandbox.service.clientSecret;
@@ -218,7 +240,7 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     await p.answer('Client secret', secret); // the masked input
     await p.answer('Scopes', ' '); // untick openid: a service account wants none of the user scopes
     for (const prompt of ['Other scopes', 'Resource indicators', 'Sign-in flow']) await p.answer(prompt);
-    await p.answer('Where to keep the tokens', '2');
+    await p.answer('Where to keep the tokens', '3');
     await p.answer('Profile name', 'svc');
     await p.waitFor(/answered with its discovery document/);
     await p.answer('Log in now?', 'n');
@@ -256,7 +278,7 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     await p.answer('Issuer URL', sandbox.issuer);
     await p.answer('Client ID', 'auth-cli');
     for (const prompt of ['Client secret', 'Scopes', 'Other scopes', 'Resource indicators', 'Sign-in flow']) await p.answer(prompt);
-    await p.answer('Where to keep the tokens', '2');
+    await p.answer('Where to keep the tokens', '3');
     expect(await p.exitCode()).toBe(0);
     const screen = p.capture();
     // The profile name is the one login was asked for; no "Log in now?" — it signs in at once.

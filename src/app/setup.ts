@@ -21,7 +21,8 @@ export interface SetupDraft {
   scopes: string[];
   resources: string[];
   flow: Flow;
-  storage: StorageKind;
+  /** undefined: the default — the OS keychain, or a private file when there is none (docs/design.md §4). */
+  storage: StorageKind | undefined;
   name: string;
 }
 
@@ -42,7 +43,8 @@ export function profileFromDraft(draft: SetupDraft, preset: Preset, base: Profil
   if (draft.resources.length) next.resources = draft.resources;
   else delete next.resources;
   next.flow = draft.flow;
-  next.storage = draft.storage;
+  if (draft.storage) next.storage = draft.storage;
+  else delete next.storage;
   if (!base?.redirect && (preset.redirect.port !== 0 || preset.redirect.path !== '/callback' || preset.redirect.host !== '127.0.0.1')) next.redirect = { ...preset.redirect };
   if (preset.id === 'oauth2') {
     const endpoints: NonNullable<ProfileConfig['endpoints']> = {};
@@ -91,7 +93,7 @@ export async function checkProvider(draft: SetupDraft, preset: Preset, base: Pro
 export async function saveDraft(draft: SetupDraft, preset: Preset, makeActive: boolean, deps: Deps): Promise<void> {
   if (draft.secret === 'store' && draft.secretValue) {
     const { storeClientSecret } = await import('../store/client-secret.js');
-    await storeClientSecret({ name: draft.name, storage: draft.storage }, draft.secretValue, deps);
+    await storeClientSecret({ name: draft.name, ...(draft.storage ? { storage: draft.storage } : {}) }, draft.secretValue, deps);
   }
   updateConfig(deps.paths.configFile, (c) => {
     c.profiles[draft.name] = profileFromDraft(draft, preset, c.profiles[draft.name]);

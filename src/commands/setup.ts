@@ -157,7 +157,7 @@ function defaultsFrom(name: string, current: ProfileConfig | undefined, deps: De
     scopes: current?.scopes ?? preset.scopes,
     resources: current?.resources ?? [],
     flow: current?.flow ?? preset.flow,
-    storage: current?.storage ?? envStorage ?? 'keychain',
+    storage: current ? current.storage : envStorage,
     name,
   };
   if (current?.clientSecretEnv) draft.secretEnv = current.clientSecretEnv;
@@ -223,15 +223,19 @@ async function askAll(previous: SetupDraft, ctx: AskContext, deps: Deps, ask: As
     default: draft.flow === 'device' && !hasDevice ? 'auto' : draft.flow,
   });
 
-  draft.storage = await ask.select<StorageKind>({
+  // The first choice writes no `storage:` at all: the default, which falls back to a file when
+  // there is no keychain. `keychain` pins it, and then a machine without one cannot sign in.
+  const storage = await ask.select<StorageKind | 'default'>({
     message: 'Where to keep the tokens',
     choices: [
-      { name: 'keychain — the OS keychain (falls back to a private file when there is none)', value: 'keychain' },
+      { name: 'default — the OS keychain, or a private file (0600) when there is none', value: 'default' },
+      { name: 'keychain — the OS keychain only (fails where there is none)', value: 'keychain' },
       { name: 'file — a private file (0600) in your state directory', value: 'file' },
       { name: 'encrypted-file — a file encrypted with a passphrase (AUTH_PASSPHRASE)', value: 'encrypted-file' },
     ],
-    default: draft.storage,
+    default: draft.storage ?? 'default',
   });
+  draft.storage = storage === 'default' ? undefined : storage;
 
   draft.name = ctx.fixedName ?? (await askName(draft.name, ctx, ask));
   return draft;

@@ -31,6 +31,13 @@ describe('profileFromDraft', () => {
     expect(p.endpoints).toEqual({ authorization: 'https://as.example/auth', token: 'https://as.example/token' });
     expect(profileFromDraft(draft(), oidc, p).endpoints).toBeUndefined();
   });
+
+  it('the default storage writes no `storage:` (keychain with its file fallback); a choice pins it; editing back to the default removes it', () => {
+    expect(profileFromDraft(draft({ storage: undefined }), oidc, undefined)).not.toHaveProperty('storage');
+    const pinned = profileFromDraft(draft({ storage: 'keychain' }), oidc, undefined);
+    expect(pinned.storage).toBe('keychain');
+    expect(profileFromDraft(draft({ storage: undefined }), oidc, pinned)).not.toHaveProperty('storage');
+  });
 });
 
 describe('checkProvider', () => {
