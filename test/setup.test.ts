@@ -227,6 +227,31 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     expect(token.code, token.stderr).toBe(0);
   });
 
+  it("a custom OAuth 2 profile on the issuer of an existing profile is refused before saving (no \"save anyway\"); the existing profile keeps working", async () => {
+    const home = fresh();
+    const login = await runCli(['login', '-p', 'work', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'], { home });
+    expect(login.code, login.stderr).toBe(0);
+    const before = readFileSync(join(home, 'config.yaml'), 'utf8');
+    const p = pane(home, ['setup']);
+    await p.answer('Which profile?', '2'); // Create a new profile
+    await p.answer('Provider', '9'); // Custom OAuth 2
+    await p.answer('Authorization endpoint', `${sandbox.issuer}/auth`);
+    await p.answer('Token endpoint', `${sandbox.issuer}/token`);
+    for (const prompt of ['Device authorization endpoint', 'Revocation endpoint', 'User info endpoint']) await p.answer(prompt);
+    await p.answer('Issuer identifier', sandbox.issuer);
+    await p.answer('Client ID', 'auth-cli');
+    for (const prompt of ['Client secret', 'Other scopes', 'Resource indicators', 'Sign-in flow', 'Where to keep the tokens']) await p.answer(prompt);
+    await p.answer('Profile name', 'api');
+    await p.waitFor(/✗ Profiles (api and work|work and api) use the same issuer/);
+    const menu = await p.waitFor(/^\? What now\?[\s\S]*Cancel without saving/m);
+    expect(menu[0]).not.toContain('Save anyway');
+    await p.answer('What now?', '2'); // Cancel without saving
+    expect(await p.exitCode()).not.toBe(0);
+    expect(readFileSync(join(home, 'config.yaml'), 'utf8')).toBe(before);
+    const token = await runCli(['token', '-p', 'work', '--min-ttl', '99999999'], { home });
+    expect(token.code, token.stderr).toBe(0);
+  });
+
   it('a client secret typed in the wizard is masked, kept in the credential store, only named in the config; remove deletes it', async () => {
     const home = fresh();
     const secret = sandbox.service.clientSecret;

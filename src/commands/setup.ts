@@ -55,13 +55,13 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<SetupRes
   for (;;) {
     draft = await askAll(draft, { current, fixedName: opts.fromLogin ? editing.name : undefined, config, editingName: editing.name }, deps, ask, out);
     const preset = findPreset(draft.presetId)!;
-    const check = await renderCheck(draft, preset, draft.name === editing.name ? current : undefined, deps, out);
+    const check = await renderCheck(draft, preset, config, draft.name === editing.name ? current : undefined, deps, out);
     if (check === 'ok') break;
     const next = await ask.select<'edit' | 'save' | 'cancel'>({
       message: 'What now?',
       choices: [
         { name: 'Edit the settings', value: 'edit' },
-        { name: 'Save anyway (check again with `auth login`)', value: 'save' },
+        ...(check === 'failed' ? [{ name: 'Save anyway (check again with `auth login`)', value: 'save' as const }] : []),
         { name: 'Cancel without saving', value: 'cancel' },
       ],
     });
@@ -76,7 +76,7 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<SetupRes
   const others = Object.keys(config.profiles).filter((n) => n !== draft.name);
   let makeActive = !config.active || config.active === draft.name || others.length === 0;
   if (!makeActive) makeActive = await ask.confirm({ message: `Make ${draft.name} the active profile (now ${config.active})?`, default: !(draft.name in config.profiles) });
-  await saveDraft(draft, preset, makeActive, deps);
+  await saveDraft(draft, preset, config, makeActive, deps);
   deps.log.success(`Saved profile ${draft.name} in ${deps.paths.configFile}`);
   if (opts.fromLogin) return { profile: draft.name, signInNow: true };
   if (await ask.confirm({ message: 'Log in now?', default: true })) return { profile: draft.name, signInNow: true };
@@ -375,10 +375,13 @@ async function askName(suggested: string, ctx: AskContext, ask: Asker): Promise<
 
 
 
-/** The provider check (app/setup.ts) with a spinner while discovery runs; 'failed' after a clear report. */
-async function renderCheck(draft: SetupDraft, preset: Preset, base: ProfileConfig | undefined, deps: Deps, out: (l?: string) => void): Promise<'ok' | 'failed'> {
+/**
+ * The provider check (app/setup.ts) with a spinner while discovery runs; after a clear report,
+ * 'failed' (may be saved anyway) or 'refused' (cannot be saved as it is).
+ */
+async function renderCheck(draft: SetupDraft, preset: Preset, config: Config, base: ProfileConfig | undefined, deps: Deps, out: (l?: string) => void): Promise<'ok' | 'failed' | 'refused'> {
   let spinner: Promise<{ stop(): void }> | undefined;
-  const result = await checkProvider(draft, preset, base, deps, (issuer) => {
+  const result = await checkProvider(draft, preset, config, base, deps, (issuer) => {
     spinner = startSpinner(deps.io, deps.log.color, `Fetching the discovery document of ${issuer}…`);
   }).catch((e: unknown) => {
     void spinner?.then((s) => s.stop());
@@ -387,6 +390,10 @@ async function renderCheck(draft: SetupDraft, preset: Preset, base: ProfileConfi
   (await spinner)?.stop();
   if (!result.ok) {
     const hint = result.hint ? `\n  ${result.hint}` : '';
+    if (!result.saveAnyway) {
+      out(`✗ ${sanitize(result.reason)}${hint}`);
+      return 'refused';
+    }
     out(result.issuer ? `✗ Could not check ${result.issuer}: ${sanitize(result.reason)}${hint}` : `✗ ${result.reason}`);
     return 'failed';
   }

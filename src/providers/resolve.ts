@@ -152,22 +152,34 @@ export function describeProfile(profile: ProfileLike): ServerDescription {
  * Entra ID), else plain discovery.
  */
 export function describeServer(issuer: string, config: Config): ServerDescription {
-  const found: Array<{ name: string; description: ServerDescription }> = [];
+  const described: Array<{ name: string; description: ServerDescription; ownEndpoints: boolean }> = [];
+  const bare: string[] = [];
   for (const [name, profile] of Object.entries(config.profiles)) {
-    if (profile.issuer !== issuer || (!profile.provider && !profile.endpoints)) continue;
-    found.push({ name, description: describeProfile({ ...profile, issuer }) });
+    if (profile.issuer !== issuer) continue;
+    if (profile.provider || profile.endpoints) described.push({ name, description: describeProfile({ ...profile, issuer }), ownEndpoints: Boolean(profile.endpoints) });
+    else bare.push(name);
   }
-  const first = found[0];
-  if (first) {
-    const key = (d: ServerDescription) => JSON.stringify([d.metadata ?? null, d.quirks ?? null, d.acceptIssuer ?? null, d.tokenEndpointAuth]);
-    const other = found.find((f) => key(f.description) !== key(first.description));
-    if (other) {
-      throw new AuthError('AUTH_CONFIG_INVALID', `Profiles ${first.name} and ${other.name} use the same issuer ${issuer} with different endpoints or providers, so neither is trusted (docs/security.md R06).`, {
-        hint: 'Give each server its own issuer identifier, or make the two profiles agree (`auth setup` edits a profile).',
-      });
-    }
-    return first.description;
-  }
+  const first = described[0];
+  if (!first) return implicitDescription(issuer);
+  const key = (d: ServerDescription) => JSON.stringify([d.metadata ?? null, d.quirks ?? null, d.acceptIssuer ?? null, d.tokenEndpointAuth]);
+  const other = described.find((f) => key(f.description) !== key(first.description));
+  if (other) throw disagree(issuer, first.name, other.name);
+  // A profile that names neither a provider nor endpoints (made by `auth login --issuer`) shares a
+  // preset's facts about the server (GitHub's endpoints and quirks), but never endpoints another
+  // profile typed in for itself (custom OAuth 2): those may be partial or wrong for a server that
+  // has discovery, and would quietly become this profile's.
+  if (bare.length && first.ownEndpoints) throw disagree(issuer, first.name, bare[0]!);
+  return first.description;
+}
+
+function disagree(issuer: string, a: string, b: string): AuthError {
+  return new AuthError('AUTH_CONFIG_INVALID', `Profiles ${a} and ${b} use the same issuer ${issuer} with different endpoints or providers, so neither is trusted (docs/security.md R06).`, {
+    hint: 'Give each server its own issuer identifier, or make the two profiles agree (`auth setup` edits a profile).',
+  });
+}
+
+/** How an issuer no profile describes is reached: the preset that owns it, else plain discovery. */
+function implicitDescription(issuer: string): ServerDescription {
   const owner = presetOwning(issuer);
   return owner ? describeProfile({ provider: owner.id, issuer }) : { issuer, tokenEndpointAuth: 'client_secret_basic' };
 }
