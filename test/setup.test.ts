@@ -252,6 +252,34 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     expect(token.code, token.stderr).toBe(0);
   });
 
+  it('custom OAuth 2 with the openid scope asks for the JWKS URI: empty drops openid, a URI is saved as endpoints.jwks', async () => {
+    for (const jwks of ['', `${sandbox.issuer}/jwks`]) {
+      const home = fresh();
+      const p = pane(home, ['setup']);
+      await p.answer('Provider', '9'); // Custom OAuth 2
+      await p.answer('Authorization endpoint', `${sandbox.issuer}/auth`);
+      await p.answer('Token endpoint', `${sandbox.issuer}/token`);
+      for (const prompt of ['Device authorization endpoint', 'Revocation endpoint', 'User info endpoint']) await p.answer(prompt);
+      await p.answer('Issuer identifier', sandbox.issuer);
+      await p.answer('Client ID', 'auth-cli');
+      await p.answer('Client secret');
+      await p.answer('Other scopes', 'openid email');
+      await p.answer('JWKS URI', jwks);
+      if (!jwks) await p.waitFor(/Dropped the openid scope/);
+      for (const prompt of ['Resource indicators', 'Sign-in flow', 'Where to keep the tokens', 'Profile name']) await p.answer(prompt);
+      await p.answer('Log in now?', jwks ? '' : 'n');
+      expect(await p.exitCode(60_000)).toBe(0);
+      const saved = config(home).profiles.default;
+      if (jwks) {
+        expect(saved).toMatchObject({ scopes: ['openid', 'email'], endpoints: { jwks } });
+        expect(p.capture()).toMatch(/✓ Logged in to /);
+      } else {
+        expect(saved.scopes).toEqual(['email']);
+        expect(saved.endpoints.jwks).toBeUndefined();
+      }
+    }
+  });
+
   it('a client secret typed in the wizard is masked, kept in the credential store, only named in the config; remove deletes it', async () => {
     const home = fresh();
     const secret = sandbox.service.clientSecret;

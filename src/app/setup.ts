@@ -48,7 +48,7 @@ export function profileFromDraft(draft: SetupDraft, preset: Preset, base: Profil
   if (!base?.redirect && (preset.redirect.port !== 0 || preset.redirect.path !== '/callback' || preset.redirect.host !== '127.0.0.1')) next.redirect = { ...preset.redirect };
   if (preset.id === 'oauth2') {
     const endpoints: NonNullable<ProfileConfig['endpoints']> = {};
-    for (const key of ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo'] as const) {
+    for (const key of ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo', 'jwks'] as const) {
       if (draft.values[key]) endpoints[key] = draft.values[key];
     }
     next.endpoints = endpoints;

@@ -69,8 +69,15 @@ export async function signIn(req: SignInRequest, deps: Deps, view: SignInView): 
   const { profile, config } = req;
   const clientSecret = await clientSecretFor(profile, deps);
   const store = await storeFor(profile, deps);
-  const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, server: describeServer(profile.issuer, config), ...(clientSecret ? { clientSecret } : {}) }, deps);
+  const description = describeServer(profile.issuer, config);
+  const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, server: description, ...(clientSecret ? { clientSecret } : {}) }, deps);
   const metadata = server.serverMetadata();
+  if (profile.scopes.includes('openid') && !metadata.jwks_uri) {
+    // Caught before the browser opens: after consent the ID token could not be checked.
+    throw new AuthError('AUTH_CONFIG_INVALID', `Profile ${profile.name} asks for the openid scope, but the provider's ${description.metadata ? 'endpoints in the profile name' : 'metadata names'} no JWKS URI, so its ID token could not be checked.`, {
+      hint: `Add endpoints.jwks (the provider's JWKS URI) to the profile, or remove openid from its scopes; \`auth setup${profile.name === 'default' ? '' : ` -p ${profile.name}`}\` does either.`,
+    });
+  }
   const hasDevice = Boolean(metadata.device_authorization_endpoint);
   const browserState = req.launchBrowser ? deps.browser.available() : { ok: false, reason: '--no-browser was given' };
   const choice = chooseFlow(profile.flow, browserState, hasDevice);

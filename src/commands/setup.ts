@@ -206,6 +206,23 @@ async function askAll(previous: SetupDraft, ctx: AskContext, deps: Deps, ask: As
   }
   const extra = await ask.input({ message: 'Other scopes (space-separated, optional)', validate: validateScopes });
   draft.scopes = [...new Set([...scopes, ...extra.split(/\s+/).filter(Boolean)])];
+  // Without discovery, an ID token (the openid scope) can only be checked against keys whose
+  // location the profile gives: ask for it, or sign in without openid.
+  if (preset.id === 'oauth2' && draft.scopes.includes('openid')) {
+    const jwks = await ask.input({
+      message: 'JWKS URI, where the provider publishes the keys that sign its ID tokens (empty: do not ask for openid)',
+      default: draft.values.jwks || undefined,
+      validate: (v) => (v.trim() === '' ? true : validateField({ kind: 'url', message: 'JWKS URI' }, v)),
+    });
+    if (jwks.trim()) draft.values.jwks = jwks.trim();
+    else {
+      delete draft.values.jwks;
+      draft.scopes = draft.scopes.filter((scope) => scope !== 'openid');
+      out('  Dropped the openid scope: without the signing keys an ID token could not be checked.');
+    }
+  } else {
+    delete draft.values.jwks;
+  }
 
   if (preset.resources) {
     const res = await ask.input({ message: 'Resource indicators, RFC 8707 (space-separated URIs, optional)', default: draft.resources.join(' ') || undefined, validate: validateResources });
