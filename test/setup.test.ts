@@ -280,6 +280,31 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     }
   });
 
+  it('encrypted-file: the passphrase is asked before the browser opens; an empty or mismatched answer stops there, nothing stored', async () => {
+    const home = fresh();
+    const env = { AUTH_STORAGE: 'encrypted-file' };
+    const login = ['login', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'];
+    const empty = pane(home, login, env);
+    await empty.answer('New passphrase for the encrypted credential store');
+    expect(await empty.exitCode()).toBe(2);
+    expect(empty.capture()).toContain('An empty passphrase cannot protect the credential store.');
+    expect(empty.capture()).not.toContain('Open this URL');
+    const mismatch = pane(home, login, env);
+    await mismatch.answer('New passphrase for the encrypted credential store', 'correct horse');
+    await mismatch.answer('Repeat the passphrase', 'battery staple');
+    expect(await mismatch.exitCode()).toBe(2);
+    expect(mismatch.capture()).toContain('The passphrases did not match');
+    expect(mismatch.capture()).not.toContain('Open this URL');
+    expect(existsSync(join(home, 'credentials', 'default.json'))).toBe(false);
+    const ok = pane(home, login, env);
+    await ok.answer('New passphrase for the encrypted credential store', 'correct horse');
+    await ok.answer('Repeat the passphrase', 'correct horse');
+    expect(await ok.exitCode(60_000)).toBe(0);
+    const screen = ok.capture();
+    expect(screen.indexOf('Repeat the passphrase')).toBeLessThan(screen.indexOf('Open this URL'));
+    expect(readFileSync(join(home, 'credentials', 'default.json')).subarray(0, 7).toString()).toBe('AUTHENC');
+  });
+
   it('a client secret typed in the wizard is masked, kept in the credential store, only named in the config; remove deletes it', async () => {
     const home = fresh();
     const secret = sandbox.service.clientSecret;

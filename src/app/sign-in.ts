@@ -69,6 +69,8 @@ export async function signIn(req: SignInRequest, deps: Deps, view: SignInView): 
   const { profile, config } = req;
   const clientSecret = await clientSecretFor(profile, deps);
   const store = await storeFor(profile, deps);
+  // The encrypted store's passphrase is asked (and checked) before the browser opens, not after.
+  await store.prepareWrite?.(profile.name);
   const description = describeServer(profile.issuer, config);
   const server = await connectServer({ issuer: profile.issuer, clientId: profile.clientId, server: description, ...(clientSecret ? { clientSecret } : {}) }, deps);
   const metadata = server.serverMetadata();
@@ -260,6 +262,7 @@ export async function storeStaticToken(profile: ResolvedProfile, token: string, 
 export async function signInServiceAccount(profile: SignInProfile, config: Config, explicitScopes: boolean, deps: Deps): Promise<Credential> {
   const clientSecret = profile.privateKeyFile ? undefined : await clientSecretFor(profile, deps);
   const store = await storeFor(profile, deps);
+  await store.prepareWrite?.(profile.name);
   const { issueServiceCredential } = await import('../flows/client-credentials.js');
   const cred = await issueServiceCredential({
     issuer: profile.issuer,

@@ -127,14 +127,27 @@ export class EncryptedFileVault implements SecretVault {
     return plain;
   }
 
-  async set(key: string, value: string): Promise<void> {
-    const file = this.path(key);
+  /** The passphrase a write of `key` uses: confirmed when the file is new, checked when it exists. */
+  private async writePassphrase(key: string, file: string): Promise<string> {
     const existing = readPrivateFile(file, { private: true });
     const encrypted = existing !== undefined && isEncryptedBlob(existing);
     const passphrase = await this.passphrase(!encrypted);
     // Never re-key an existing file under a passphrase that does not open it: a typo
     // in AUTH_PASSPHRASE would otherwise lock the user out of their other secrets.
-    if (encrypted && !this.deps.storage.decrypted.has(file) && (await decryptSecret(passphrase, existing)) === undefined) throw wrongPassphrase(file, key);
+    if (encrypted && !this.deps.storage.decrypted.has(file)) {
+      if ((await decryptSecret(passphrase, existing)) === undefined) throw wrongPassphrase(file, key);
+      this.deps.storage.decrypted.add(file);
+    }
+    return passphrase;
+  }
+
+  async prepareWrite(key: string): Promise<void> {
+    await this.writePassphrase(key, this.path(key));
+  }
+
+  async set(key: string, value: string): Promise<void> {
+    const file = this.path(key);
+    const passphrase = await this.writePassphrase(key, file);
     // Each prepared salt is used for one write only (a fresh salt per write).
     const prepared = this.prepared;
     this.prepared = undefined;

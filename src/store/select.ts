@@ -275,6 +275,10 @@ export class LayeredVault implements SecretVault {
     this.file.releaseWrite(key);
   }
 
+  async prepareWrite(key: string): Promise<void> {
+    if (this.kind === 'encrypted-file') await (await this.enc()).prepareWrite(key);
+  }
+
   async delete(key: string): Promise<boolean> {
     let removed = false;
     if (this.kind === 'keychain') {

@@ -17,4 +17,6 @@ export interface TokenStore {
   reserveWrite?(profile: string): void;
   /** Gives back what reserveWrite set aside when no write followed. */
   releaseWrite?(profile: string): void;
+  /** Asks now for what a later write needs from the person (see SecretVault.prepareWrite). */
+  prepareWrite?(profile: string): Promise<void>;
 }

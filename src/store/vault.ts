@@ -28,6 +28,12 @@ export interface SecretVault {
   reserveWrite?(key: string): void;
   /** Gives back a reservation no write used. */
   releaseWrite?(key: string): void;
+  /**
+   * Asks now for anything a later write of `key` needs from the person (the encrypted store's
+   * passphrase, confirmed for a new file, checked against an existing one), so a sign-in
+   * never fails after the provider already issued the tokens.
+   */
+  prepareWrite?(key: string): Promise<void>;
 }
 
 export function credentialFromSecret(text: string, where: string, profile: string): Credential {
@@ -64,5 +70,8 @@ export class VaultTokenStore implements TokenStore {
   }
   releaseWrite(profile: string): void {
     this.vault.releaseWrite?.(profile);
+  }
+  async prepareWrite(profile: string): Promise<void> {
+    await this.vault.prepareWrite?.(profile);
   }
 }
