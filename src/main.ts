@@ -80,6 +80,15 @@ export async function main(argv: string[], handoff: FastHandoff = {}): Promise<n
   };
   program.commands.forEach(configure);
 
+  // Output that cannot be written (a full disk) is a failure to report, not a crash; a reader that
+  // closed the pipe early (`| head -1`) wanted no more, as with any Unix tool.
+  process.stdout.once('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') return;
+    stderr.write(`error: could not write the output (${e.code ?? e.message}).\n`);
+    process.on('exit', () => {
+      process.exitCode = ExitCode.failure;
+    });
+  });
   if (process.env.NODE_TLS_REJECT_UNAUTHORIZED === '0') {
     // docs/security.md R03: certificate checks are never disabled.
     stderr.write('error: NODE_TLS_REJECT_UNAUTHORIZED=0 turns off TLS certificate checks, which would let anyone on the network steal your tokens.\n  Unset it; for a corporate CA use NODE_EXTRA_CA_CERTS=/path/to/ca.pem instead.\n');

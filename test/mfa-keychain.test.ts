@@ -90,4 +90,20 @@ describe.skipIf(keyring.skip)('MFA secrets in the OS keychain', () => {
     expect(off.code, off.stderr).toBe(0);
     expect(JSON.parse((await cli(['mfa', 'status', '--json'])).stdout).enabled).toBe(false);
   });
+
+  it('the recovery recipe in docs/mfa.md (secret-tool, then the state file) really removes the factor', async () => {
+    const recipe = readFileSync(join(__dirname, '..', 'docs', 'mfa.md'), 'utf8').match(/`(secret-tool clear service authcli [^`]+mfa:default)`/)?.[1];
+    expect(recipe).toBeDefined();
+    const p = spawnOpen(['mfa', 'setup', '-p', 'rec'], home, env());
+    const [uri] = await waitFor(p.child, p.stderrText, URI_PATTERN);
+    p.child.stdin!.end(`${totpAt(secretFromUri(uri), now)}\n`);
+    expect((await p.result).code).toBe(0);
+    const search = () => spawnSync('secret-tool', ['search', '--all', 'service', 'authcli'], { env: { PATH: process.env.PATH, DBUS_SESSION_BUS_ADDRESS: bus }, encoding: 'utf8' }).stderr;
+    expect(search()).toContain('mfa:rec');
+    const run = spawnSync('sh', ['-c', recipe!.replace('mfa:default', 'mfa:rec')], { env: { PATH: process.env.PATH, DBUS_SESSION_BUS_ADDRESS: bus }, encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(search()).not.toContain('mfa:rec');
+    rmSync(join(home, 'mfa', 'rec.json'));
+    expect(JSON.parse((await cli(['mfa', 'status', '-p', 'rec', '--json'])).stdout)).toMatchObject({ enabled: false, state: 'off' });
+  });
 });

@@ -15,6 +15,12 @@ export const intArg = (name: string) => (value: string) => {
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw new InvalidArgumentError(`${name} must be a whole number.`);
   return n;
 };
+/** A TCP port for the loopback listener: 0 (any free port) to 65535. */
+export const portArg = (name: string) => (value: string) => {
+  const n = intArg(name)(value);
+  if (n > 65535) throw new InvalidArgumentError(`${name} must be a port number from 0 to 65535 (0: any free port).`);
+  return n;
+};
 export const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/\s+/).filter(Boolean)];
 
 export const GLOBAL_OPTIONS = [

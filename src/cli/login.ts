@@ -1,4 +1,4 @@
-import { intArg, collect, type CliKit } from './kit.js';
+import { intArg, collect, portArg, type CliKit } from './kit.js';
 
 interface LoginFlags {
   issuer?: string;
@@ -29,7 +29,7 @@ export function registerLogin({ program, run }: CliKit): void {
     .option('--device', 'use the device-code flow')
     .option('--browser', 'use the browser flow')
     .option('--no-browser', 'do not launch a browser; print the URL and wait for the callback')
-    .option('--port <n>', 'fixed loopback port for the callback (default 0: any free port)', intArg('--port'))
+    .option('--port <n>', 'fixed loopback port for the callback (default 0: any free port)', portArg('--port'))
     .option('--timeout <seconds>', 'give up after this many seconds (default 300)', intArg('--timeout'))
     .option('--no-qr', 'do not show a QR code in the device flow')
     .option('--with-token', 'read a token or API key from stdin (never argv) and store it')
