@@ -1,6 +1,7 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { startSandbox } from '../sandbox/provider.mjs';
 import { baseEnv, BIN, errorLine, makeHome, runCli } from './support/cli.js';
 
 // Small things a newcomer hits in the first minutes, each with its fix (README "Troubleshooting").
@@ -22,5 +23,26 @@ describe('first-run papercuts', () => {
       expect(res.stderr).toContain('error: could not write the output (ENOSPC).');
       expect(res.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+});
+
+describe('an issuer that differs from the provider\'s only by a trailing slash', () => {
+  const { home, cleanup } = makeHome('auth-papercuts-slash-');
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  beforeAll(async () => {
+    sandbox = await startSandbox({});
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    cleanup();
+  });
+
+  it('is refused (exit 1, R01 compares exactly) with a hint giving the exact value to use, which then works', async () => {
+    const res = await runCli(['login', '--issuer', `${sandbox.issuer}/`, '--client-id', 'auth-cli'], { home });
+    expect(res.code).toBe(1);
+    expect(errorLine(res.stderr)).toMatch(/returned metadata for a different issuer/);
+    expect(res.stderr).toContain(`The provider's issuer is ${sandbox.issuer} (without the trailing slash); use exactly that: \`auth login --issuer ${sandbox.issuer}\``);
+    const ok = await runCli(['login', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'], { home });
+    expect(ok.code, ok.stderr).toBe(0);
   });
 });

@@ -305,6 +305,23 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     expect(readFileSync(join(home, 'credentials', 'default.json')).subarray(0, 7).toString()).toBe('AUTHENC');
   });
 
+  it('a Keycloak URL pasted with its realm is split: the realm is the default answer, the issuer is not doubled', async () => {
+    const home = fresh();
+    const p = pane(home, ['setup']);
+    await p.answer('Provider', '7'); // Keycloak
+    await p.answer('Keycloak URL', 'http://127.0.0.1:9/realms/acme/');
+    await p.waitFor(/Using http:\/\/127\.0\.0\.1:9 with realm acme\./);
+    await p.waitFor(/^\? Realm \(acme\)/m);
+    await p.answer('Realm');
+    await p.answer('Client ID', 'auth-cli');
+    for (const prompt of ['Scopes', 'Other scopes', 'Sign-in flow', 'Where to keep the tokens', 'Profile name']) await p.answer(prompt);
+    await p.waitFor(/✗ Could not check http:\/\/127\.0\.0\.1:9\/realms\/acme: /);
+    await p.answer('What now?', '2'); // Save anyway
+    await p.answer('Log in now?', 'n');
+    expect(await p.exitCode()).toBe(0);
+    expect(config(home).profiles.default).toMatchObject({ provider: 'keycloak', issuer: 'http://127.0.0.1:9/realms/acme' });
+  });
+
   it('a client secret typed in the wizard is masked, kept in the credential store, only named in the config; remove deletes it', async () => {
     const home = fresh();
     const secret = sandbox.service.clientSecret;

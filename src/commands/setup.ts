@@ -190,6 +190,14 @@ async function askAll(previous: SetupDraft, ctx: AskContext, deps: Deps, ask: As
   const editing = Object.keys(draft.values).length > 0;
   for (const field of preset.fields) {
     draft.values[field.name] = await askField(field, draft.values, editing, preset, deps, ask, out);
+    // A Keycloak URL pasted with its realm (…/realms/x, as the admin console shows it): the
+    // realm becomes the next answer's default instead of being doubled into …/realms/x/realms/x.
+    const realm = preset.id === 'keycloak' && field.name === 'baseUrl' ? splitKeycloakRealm(draft.values.baseUrl!) : undefined;
+    if (realm) {
+      draft.values.baseUrl = realm.baseUrl;
+      draft.values.realm = realm.realm;
+      out(`  Using ${realm.baseUrl} with realm ${realm.realm}.`);
+    }
   }
   draft.clientId = await ask.input({
     message: 'Client ID',
@@ -256,6 +264,12 @@ async function askAll(previous: SetupDraft, ctx: AskContext, deps: Deps, ask: As
 
   draft.name = ctx.fixedName ?? (await askName(draft.name, ctx, ask));
   return draft;
+}
+
+/** `https://sso.example.com/realms/acme[/…]` → base URL and realm; undefined when there is no /realms/ part. */
+export function splitKeycloakRealm(url: string): { baseUrl: string; realm: string } | undefined {
+  const m = /^(.*?)\/realms\/([^/?#]+)(?:[/?#].*)?$/.exec(url.trim());
+  return m && m[1] ? { baseUrl: m[1], realm: decodeURIComponent(m[2]!) } : undefined;
 }
 
 function redirectText(preset: Preset): string {

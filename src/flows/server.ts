@@ -8,7 +8,7 @@ import { readDiscoveryCache, writeDiscoveryCache } from './discovery-cache.js';
 import { checkEndpoints } from './endpoints.js';
 import { retryingFetch } from './retry.js';
 import { httpTimeoutMs } from './bounded-fetch.js';
-import { checkDiscoveredIssuer, wrapFetch, type ServerDescription } from '../providers/resolve.js';
+import { checkDiscoveredIssuer, issuerMismatchHint, wrapFetch, type ServerDescription } from '../providers/resolve.js';
 import type { ServerFetch } from '../providers/server-fetch.js';
 
 /**
@@ -66,7 +66,7 @@ export async function connectServer(options: ServerOptions, deps: Deps): Promise
     // R01: openid-client's own issuer comparison (it normalises URLs; ours below is exact).
     if (check?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && check.attribute === 'issuer') {
       throw new AuthError('AUTH_PROVIDER_ERROR', `Discovery at ${options.issuer} returned metadata for a different issuer, so it was not used.`, {
-        hint: 'Check the issuer URL exactly as the provider documents it (including any trailing slash).',
+        hint: issuerMismatchHint(options.issuer, check.body?.issuer) ?? 'Check the issuer URL exactly as the provider documents it (including any trailing slash).',
       });
     }
     if (check?.code === 'OAUTH_INVALID_RESPONSE' && check.body && typeof check.body.issuer !== 'string') {

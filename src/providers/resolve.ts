@@ -7,6 +7,7 @@ import { accountFromClaims } from '../flows/tokens.js';
 import { findPreset, PRESETS, type EndpointTemplates, type Preset } from './presets.js';
 import { githubQuirks } from './quirks/github.js';
 import type { ServerFetch } from './server-fetch.js';
+import { sanitize } from '../ui/text.js';
 
 /**
  * Profile → what connectServer needs to talk to the provider
@@ -208,9 +209,19 @@ export function presetOwning(issuer: string): Preset | undefined {
  */
 export function checkDiscoveredIssuer(configured: string, discovered: string, accept: string | undefined): void {
   if (discovered === configured || (accept !== undefined && discovered === accept)) return;
-  throw new AuthError('AUTH_PROVIDER_ERROR', `Discovery at ${configured} returned metadata for a different issuer (${discovered.slice(0, 200)}), so it was not used.`, {
-    hint: 'Check the issuer URL exactly as the provider documents it (including any trailing slash). For Entra ID use the tenant id (GUID), not a domain name.',
+  throw new AuthError('AUTH_PROVIDER_ERROR', `Discovery at ${configured} returned metadata for a different issuer (${sanitize(discovered, 200)}), so it was not used.`, {
+    hint: issuerMismatchHint(configured, discovered) ?? 'Check the issuer URL exactly as the provider documents it (including any trailing slash). For Entra ID use the tenant id (GUID), not a domain name.',
   });
+}
+
+/**
+ * When the configured and the discovered issuer differ only by a trailing slash, the value to
+ * use instead (R01 still compares exactly: the fix is the user's, and it is offered).
+ */
+export function issuerMismatchHint(configured: string, discovered: unknown): string | undefined {
+  if (typeof discovered !== 'string' || discovered.replace(/\/+$/, '') !== configured.replace(/\/+$/, '')) return undefined;
+  const value = sanitize(discovered, 200);
+  return `The provider's issuer is ${value} (${discovered.endsWith('/') ? 'with' : 'without'} the trailing slash); use exactly that: \`auth login --issuer ${value}\`, or \`issuer: ${value}\` in config.yaml.`;
 }
 
 /** The preset's wire-quirk adapter around our fetch (identity when it has none). */
