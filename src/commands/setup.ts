@@ -267,7 +267,7 @@ async function askAll(previous: SetupDraft, ctx: AskContext, deps: Deps, ask: As
 }
 
 /** `https://sso.example.com/realms/acme[/…]` → base URL and realm; undefined when there is no /realms/ part. */
-export function splitKeycloakRealm(url: string): { baseUrl: string; realm: string } | undefined {
+function splitKeycloakRealm(url: string): { baseUrl: string; realm: string } | undefined {
   const m = /^(.*?)\/realms\/([^/?#]+)(?:[/?#].*)?$/.exec(url.trim());
   return m && m[1] ? { baseUrl: m[1], realm: decodeURIComponent(m[2]!) } : undefined;
 }
