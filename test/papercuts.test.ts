@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { baseEnv, BIN, errorLine, makeHome, runCli } from './support/cli.js';
+import { baseEnv, BIN, errorLine, makeHome, ROOT, runCli } from './support/cli.js';
 
 // Small things a newcomer hits in the first minutes, each with its fix (README "Troubleshooting").
 
@@ -44,5 +45,27 @@ describe('an issuer that differs from the provider\'s only by a trailing slash',
     expect(res.stderr).toContain(`The provider's issuer is ${sandbox.issuer} (without the trailing slash); use exactly that: \`auth login --issuer ${sandbox.issuer}\``);
     const ok = await runCli(['login', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'], { home });
     expect(ok.code, ok.stderr).toBe(0);
+  });
+});
+
+describe('--json is documented only where it works', () => {
+  const { home, cleanup } = makeHome('auth-papercuts-json-');
+  afterAll(cleanup);
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+  it('every `auth … --json` in the README is accepted by that command; the options table for every command does not list it', async () => {
+    const documented = new Set([...readme.matchAll(/`auth ((?:mfa |agent )?[a-z-]+)[^`\n]*--json/g)].map((m) => m[1]!));
+    expect([...documented].sort()).toEqual(['mfa list', 'mfa status', 'profiles', 'status']);
+    for (const command of documented) {
+      const help = await runCli([...command.split(' '), '--help'], { home });
+      expect(help.stdout, command).toContain('--json');
+    }
+    const table = readme.slice(readme.indexOf('Options that work on every command'), readme.indexOf('`--json` (machine-readable output)'));
+    expect(table).not.toContain('--json');
+    for (const command of [['token'], ['login'], ['logout'], ['refresh']]) {
+      const res = await runCli([...command, '--json'], { home });
+      expect(res.code, command.join(' ')).toBe(2);
+      expect(errorLine(res.stderr)).toMatch(/unknown option '--json'/);
+    }
   });
 });
