@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
 import { baseEnv, BIN, errorLine, makeHome, ROOT, runCli } from './support/cli.js';
@@ -67,5 +68,21 @@ describe('--json is documented only where it works', () => {
       expect(res.code, command.join(' ')).toBe(2);
       expect(errorLine(res.stderr)).toMatch(/unknown option '--json'/);
     }
+  });
+});
+
+describe('npm i -g installs only what the bundle needs', () => {
+  it('the runtime dependencies are exactly the packages dist/ loads at run time (the rest is bundled)', () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const loaded = new Set<string>();
+    const dist = join(ROOT, 'dist');
+    for (const file of ['auth.cjs', 'main.cjs', ...readdirSync(join(dist, 'vendor')).map((f) => join('vendor', f))]) {
+      const text = readFileSync(join(dist, file), 'utf8');
+      for (const m of text.matchAll(/\b(?:require|import)\(\s*"([^".][^"]*)"\s*\)/g)) {
+        const name = m[1]!.startsWith('@') ? m[1]!.split('/').slice(0, 2).join('/') : m[1]!.split('/')[0]!;
+        if (!name.startsWith('node:') && !builtinModules.includes(name)) loaded.add(name);
+      }
+    }
+    expect([...loaded].sort()).toEqual(Object.keys(pkg.dependencies).sort());
   });
 });
