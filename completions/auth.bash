@@ -70,6 +70,8 @@ _auth_value_options() {
 _auth_args() {
   case "$1" in
     'completion') echo 'bash zsh fish' ;;
+    'profiles use') auth __complete-profiles 2>/dev/null ;;
+    'profiles remove') auth __complete-profiles 2>/dev/null ;;
   esac
 }
 

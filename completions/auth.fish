@@ -1,5 +1,5 @@
 # auth completion for fish; generated from the command tree by `auth completion fish`. Do not edit.
-# Install: copy this file to ~/.config/fish/completions/auth.fish
+# Install: mkdir -p ~/.config/fish/completions, then copy this file to ~/.config/fish/completions/auth.fish
 
 function __auth_subcommands
     switch "$argv[1]"
@@ -227,17 +227,19 @@ complete -c auth -n '__auth_at \'mfa remove\'' -s 'h' -l 'help' -d 'display help
 complete -c auth -n '__auth_at \'mfa remove\'' -s 'p' -l 'profile' -x -a '(auth __complete-profiles 2>/dev/null)' -d 'profile to use (env AUTH_PROFILE; default: the active profile)'
 complete -c auth -n '__auth_at \'mfa remove\'' -l 'debug' -d 'redacted diagnostics on stderr (env AUTH_DEBUG=1)'
 complete -c auth -n '__auth_at \'mfa remove\'' -l 'no-color' -d 'no colours or spinners (NO_COLOR is honoured too)'
-complete -c auth -n '__auth_at \'profiles\'' -a 'use' -d 'make <name> the active profile'
-complete -c auth -n '__auth_at \'profiles\'' -a 'remove' -d 'log out of <name> (revoking at the provider) and delete the profile'
+complete -c auth -n '__auth_at \'profiles\'' -a 'use' -d 'make <profile> the active profile'
+complete -c auth -n '__auth_at \'profiles\'' -a 'remove' -d 'log out of <profile> (revoking at the provider) and delete it'
 complete -c auth -n '__auth_at \'profiles\'' -l 'json' -d 'machine-readable output'
 complete -c auth -n '__auth_at \'profiles\'' -s 'h' -l 'help' -d 'display help for command'
 complete -c auth -n '__auth_at \'profiles\'' -s 'p' -l 'profile' -x -a '(auth __complete-profiles 2>/dev/null)' -d 'profile to use (env AUTH_PROFILE; default: the active profile)'
 complete -c auth -n '__auth_at \'profiles\'' -l 'debug' -d 'redacted diagnostics on stderr (env AUTH_DEBUG=1)'
 complete -c auth -n '__auth_at \'profiles\'' -l 'no-color' -d 'no colours or spinners (NO_COLOR is honoured too)'
+complete -c auth -n '__auth_at \'profiles use\'' -x -a '(auth __complete-profiles 2>/dev/null)'
 complete -c auth -n '__auth_at \'profiles use\'' -s 'h' -l 'help' -d 'display help for command'
 complete -c auth -n '__auth_at \'profiles use\'' -s 'p' -l 'profile' -x -a '(auth __complete-profiles 2>/dev/null)' -d 'profile to use (env AUTH_PROFILE; default: the active profile)'
 complete -c auth -n '__auth_at \'profiles use\'' -l 'debug' -d 'redacted diagnostics on stderr (env AUTH_DEBUG=1)'
 complete -c auth -n '__auth_at \'profiles use\'' -l 'no-color' -d 'no colours or spinners (NO_COLOR is honoured too)'
+complete -c auth -n '__auth_at \'profiles remove\'' -x -a '(auth __complete-profiles 2>/dev/null)'
 complete -c auth -n '__auth_at \'profiles remove\'' -s 'h' -l 'help' -d 'display help for command'
 complete -c auth -n '__auth_at \'profiles remove\'' -s 'p' -l 'profile' -x -a '(auth __complete-profiles 2>/dev/null)' -d 'profile to use (env AUTH_PROFILE; default: the active profile)'
 complete -c auth -n '__auth_at \'profiles remove\'' -l 'debug' -d 'redacted diagnostics on stderr (env AUTH_DEBUG=1)'

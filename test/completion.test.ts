@@ -57,6 +57,23 @@ describe('shell completion', () => {
     expect(res.stdout).toBe('work\npersonal\n');
   });
 
+  it("the README's install lines work in a fresh home (they create the directories they write to)", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### `auth completion`'));
+    const block = section.slice(section.indexOf('```sh') + 5, section.indexOf('```', section.indexOf('```sh') + 5));
+    const lines = block.split('\n').filter((l) => l.startsWith('mkdir -p'));
+    expect(lines).toHaveLength(3);
+    const fresh = join(home, 'fresh-home');
+    mkdirSync(fresh);
+    for (const line of lines) {
+      const res = spawnSync('sh', ['-c', line], { env: { ...env(), HOME: fresh }, encoding: 'utf8' });
+      expect(res.status, `${line}: ${res.stderr}`).toBe(0);
+    }
+    expect(readFileSync(join(fresh, '.local/share/bash-completion/completions/auth'), 'utf8')).toBe(scripts.bash);
+    expect(readFileSync(join(fresh, '.zfunc/_auth'), 'utf8')).toBe(scripts.zsh);
+    expect(readFileSync(join(fresh, '.config/fish/completions/auth.fish'), 'utf8')).toBe(scripts.fish);
+  });
+
   it('an unknown shell is a usage error (exit 2)', async () => {
     const res = await runCli(['completion', 'tcsh'], { home });
     expect(res.code).toBe(2);
@@ -73,6 +90,8 @@ describe('shell completion', () => {
       [['auth', 'status', '--profile', 'p'], 'personal'],
       [['auth', 'completion', ''], 'bash zsh fish'],
       [['auth', '-p', 'work', 'mfa', 'lo'], 'lock'],
+      [['auth', 'profiles', 'use', ''], 'work personal'],
+      [['auth', 'profiles', 'remove', 'p'], 'personal'],
     ];
     const script = join(home, 'auth.bash');
     writeFileSync(script, scripts.bash!);
@@ -98,15 +117,17 @@ t auth ''
 t auth token --format ''
 t auth -p ''
 t auth mfa ''
-t auth exec -- kubectl get`;
+t auth exec -- kubectl get
+t auth profiles use ''`;
     const res = spawnSync('zsh', ['-f', '-c', probe], { env: env(), encoding: 'utf8' });
     expect(res.stderr).toBe('');
-    const [top, formats, profiles, mfa, exec] = res.stdout.split('--\n');
+    const [top, formats, profiles, mfa, exec, use] = res.stdout.split('--\n');
     expect(top).toContain('login:sign in');
     expect(formats).toContain('raw json header');
     expect(profiles).toContain('work personal');
     expect(mfa).toContain('unlock:');
     expect(exec).toContain('normal: kubectl get');
+    expect(use).toContain('work personal');
   });
 
   const fish = requireSystem('fish', has('fish'), 'fish is not installed');
@@ -114,13 +135,14 @@ t auth exec -- kubectl get`;
     fish.assertAvailable();
     const script = join(home, 'auth.fish');
     writeFileSync(script, scripts.fish!);
-    const res = spawnSync('fish', ['--no-config', '-c', `source '${script}'; complete -C 'auth '; echo ===; complete -C 'auth token --format '; echo ===; complete -C 'auth -p '; echo ===; complete -C 'auth mfa c'`], { env: env(), encoding: 'utf8' });
+    const res = spawnSync('fish', ['--no-config', '-c', `source '${script}'; complete -C 'auth '; echo ===; complete -C 'auth token --format '; echo ===; complete -C 'auth -p '; echo ===; complete -C 'auth mfa c'; echo ===; complete -C 'auth profiles use '`], { env: env(), encoding: 'utf8' });
     expect(res.stderr).toBe('');
-    const [top, formats, profiles, mfa] = res.stdout.split('===\n');
+    const [top, formats, profiles, mfa, use] = res.stdout.split('===\n');
     expect(top).toMatch(/^token\tprint a fresh access token/m);
     expect(top).not.toContain('__complete-profiles');
     expect(formats!.split('\n').map((l) => l.split('\t')[0])).toEqual(expect.arrayContaining(['raw', 'json', 'header']));
     expect(profiles!.split('\n').map((l) => l.split('\t')[0])).toEqual(expect.arrayContaining(['work', 'personal']));
     expect(mfa).toMatch(/^code\t/m);
+    expect(use!.split('\n').map((l) => l.split('\t')[0])).toEqual(expect.arrayContaining(['work', 'personal']));
   });
 });

@@ -8,7 +8,7 @@ export function registerCompletion({ program, run }: CliKit): void {
     .command('completion')
     .description('print a shell completion script (bash, zsh or fish)')
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
-    .addHelpText('after', '\nExamples:\n  auth completion bash > ~/.local/share/bash-completion/completions/auth\n  auth completion zsh > "${fpath[1]}/_auth"\n  auth completion fish > ~/.config/fish/completions/auth.fish\n')
+    .addHelpText('after', '\nExamples:\n  mkdir -p ~/.local/share/bash-completion/completions && auth completion bash > ~/.local/share/bash-completion/completions/auth\n  mkdir -p ~/.zfunc && auth completion zsh > ~/.zfunc/_auth      # and fpath=(~/.zfunc $fpath) in ~/.zshrc, before compinit\n  mkdir -p ~/.config/fish/completions && auth completion fish > ~/.config/fish/completions/auth.fish\n')
     .action(function (this: Command) {
       const [shell] = this.args;
       return run(async (deps) => {

@@ -13,15 +13,15 @@ export function registerProfiles({ program, run }: CliKit): void {
       return runProfilesList({ json: Boolean(o.json) }, deps);
     }));
   profiles
-    .command('use <name>')
-    .description('make <name> the active profile')
+    .command('use <profile>')
+    .description('make <profile> the active profile')
     .action(function (this: Command) {
       const [name] = this.args;
       return run(async (deps) => (await import('../commands/profiles.js')).runProfilesUse(name!, deps)).call(this);
     });
   profiles
-    .command('remove <name>')
-    .description('log out of <name> (revoking at the provider) and delete the profile')
+    .command('remove <profile>')
+    .description('log out of <profile> (revoking at the provider) and delete it')
     .action(function (this: Command) {
       const [name] = this.args;
       return run(async (deps) => (await import('../commands/profiles.js')).runProfilesRemove(name!, deps)).call(this);

@@ -30,6 +30,8 @@ interface CommandNode {
   options: OptionSpec[];
   /** Choices of the first positional argument. */
   argChoices: string[];
+  /** The first positional argument is a profile name (`<profile>`): completed from config.yaml. */
+  argProfiles: boolean;
   /** Everything after `--` is another command (auth exec). */
   runsCommand: boolean;
 }
@@ -61,6 +63,7 @@ function describeTree(root: Command): CommandNode[] {
       subcommands: subs.map((c) => ({ name: c.name(), description: c.description() })),
       options,
       argChoices: cmd.registeredArguments[0]?.argChoices ?? [],
+      argProfiles: cmd.registeredArguments[0]?.name() === 'profile',
       runsCommand: cmd.name() === 'exec' && path.length === 1,
     });
     for (const sub of subs) visit(sub, [...path, sub.name()]);
@@ -122,6 +125,7 @@ ${caseTable(nodes, (n) => n.options.filter((o) => o.takesValue).flatMap((o) => o
 _auth_args() {
   case "$1" in
 ${caseTable(nodes, (n) => n.argChoices, bashCase, (ws) => `echo ${sq(ws.join(' '))}`, ' ;;')}
+${nodes.filter((n) => n.argProfiles).map((n) => `    ${bashCase(n.path)} auth ${PROFILES_HELPER} 2>/dev/null ;;`).join('\n')}
   esac
 }
 
@@ -171,7 +175,8 @@ function zsh(nodes: CommandNode[]): string {
   const exec = nodes.filter((n) => n.runsCommand).map((n) => sq(n.path));
   return `#compdef auth
 # ${header('zsh')}
-# Install: put this file, named _auth, in a directory on $fpath (before compinit runs).
+# Install: put this file, named _auth, in a directory on $fpath (before compinit runs), e.g.
+#   mkdir -p ~/.zfunc && auth completion zsh > ~/.zfunc/_auth   and in ~/.zshrc: fpath=(~/.zfunc $fpath)
 
 _auth_subcommands() {
   case "$1" in
@@ -197,6 +202,7 @@ ${caseTable(nodes, (n) => n.options.filter((o) => o.takesValue).flatMap((o) => o
 _auth_args() {
   case "$1" in
 ${caseTable(nodes, (n) => n.argChoices, zcase, (ws) => `reply=(${ws.map(sq).join(' ')})`, ' ;;')}
+${nodes.filter((n) => n.argProfiles).map((n) => `    ${zcase(n.path)} reply=(\${(f)"$(auth ${PROFILES_HELPER} 2>/dev/null)"}) ;;`).join('\n')}
     *) reply=() ;;
   esac
 }
@@ -264,6 +270,7 @@ end`;
   for (const n of nodes) {
     for (const s of n.subcommands) lines.push(`complete -c auth ${at(n.path)} -a ${fsq(s.name)} -d ${fsq(oneLine(s.description))}`);
     if (n.argChoices.length) lines.push(`complete -c auth ${at(n.path)} -a ${fsq(n.argChoices.join(' '))}`);
+    if (n.argProfiles) lines.push(`complete -c auth ${at(n.path)} -x -a ${fsq(`(auth ${PROFILES_HELPER} 2>/dev/null)`)}`);
     for (const o of n.options) {
       const flags = o.flags.map((f) => (f.startsWith('--') ? `-l ${fsq(f.slice(2))}` : `-s ${fsq(f.slice(1))}`)).join(' ');
       const value = o.profiles ? ` -x -a ${fsq(`(auth ${PROFILES_HELPER} 2>/dev/null)`)}` : o.values.length ? ` -x -a ${fsq(o.values.join(' '))}` : o.takesValue ? ' -x' : '';
@@ -272,7 +279,7 @@ end`;
   }
   const exec = nodes.filter((n) => n.runsCommand);
   return `# ${header('fish')}
-# Install: copy this file to ~/.config/fish/completions/auth.fish
+# Install: mkdir -p ~/.config/fish/completions, then copy this file to ~/.config/fish/completions/auth.fish
 
 ${table('__auth_subcommands', (n) => n.subcommands.map((s) => s.name))}
 
