@@ -30,9 +30,10 @@ interface Clock {
 export interface Browser {
   /**
    * Launches the system browser (or AUTH_BROWSER/BROWSER) on the URL; rejects if that cannot happen.
-   * `hide`: environment variables the browser must not inherit (a client secret).
+   * `hide`: environment variables the browser must not inherit (a client secret). `lateFailure`:
+   * called if the launcher, still running when this resolved, later exits with a failure.
    */
-  open(url: string, hide?: readonly string[]): Promise<void>;
+  open(url: string, hide?: readonly string[], lateFailure?: (e: Error) => void): Promise<void>;
   /** Whether this machine can plausibly show a browser (docs/design.md §2 flow choice). */
   available(): { ok: boolean; reason: string };
 }

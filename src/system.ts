@@ -174,7 +174,7 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       if (platform === 'linux' && !env.DISPLAY && !env.WAYLAND_DISPLAY) return { ok: false, reason: 'there is no display (neither DISPLAY nor WAYLAND_DISPLAY is set)' };
       return { ok: true, reason: 'a desktop session is available' };
     },
-    async open(url, hide = []) {
+    async open(url, hide = [], lateFailure) {
       assertLaunchableUrl(url);
       const hidden = [...BROWSER_UNSAFE_ENV, ...hide];
       if (command) {
@@ -198,11 +198,18 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       });
       // xdg-open / open exit at once with a non-zero code when there is no browser to start
       // (xdg-open: 3); that is a failed launch, which lets `auto` fall back to the device flow.
+      // A launcher still running then (xdg-open trying one browser after another) may fail later:
+      // that is reported through `lateFailure`, so the sign-in need not wait out its timeout.
+      const failed = (code: number) => new AuthError('AUTH_FAILED', `Could not launch a browser: the launcher exited with code ${code}.`);
       await new Promise<void>((resolve, reject) => {
-        const settle = (code: number | null) => (code ? reject(new AuthError('AUTH_FAILED', `Could not launch a browser: the launcher exited with code ${code}.`)) : resolve());
-        if (child.exitCode !== null) return settle(child.exitCode);
-        const timer = setTimeout(resolve, 1500);
-        child.once('exit', (code) => { clearTimeout(timer); settle(code); });
+        if (child.exitCode !== null) return child.exitCode ? reject(failed(child.exitCode)) : resolve();
+        let answered = false;
+        const timer = setTimeout(() => { answered = true; resolve(); }, 1500);
+        child.once('exit', (code) => {
+          clearTimeout(timer);
+          if (!answered) return code ? reject(failed(code)) : resolve();
+          if (code) lateFailure?.(failed(code));
+        });
       });
     },
   };

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { baseEnv, BIN, errorLine, makeHome, ROOT, runCli } from './support/cli.js';
+import { baseEnv, BIN, errorLine, makeHome, ROOT, runCli, spawnCli, waitForStderr } from './support/cli.js';
 
 // Small things a newcomer hits in the first minutes, each with its fix (README "Troubleshooting").
 
@@ -84,5 +84,44 @@ describe('npm i -g installs only what the bundle needs', () => {
       }
     }
     expect([...loaded].sort()).toEqual(Object.keys(pkg.dependencies).sort());
+  });
+});
+
+// A desktop whose xdg-open tries a browser that fails only after a while (here: 3 s, later than
+// the launch check's first look): in `auto` mode the sign-in moves to the device flow as soon as
+// the launcher gives up, instead of waiting out the loopback timeout.
+describe.skipIf(process.platform !== 'linux')('xdg-open giving up late', () => {
+  const { home, cleanup } = makeHome('auth-papercuts-xdg-');
+  let sandbox: Awaited<ReturnType<typeof startSandbox>>;
+  const bin = join(home, 'xbin');
+  beforeAll(async () => {
+    sandbox = await startSandbox({});
+    mkdirSync(bin);
+    // Only the tools xdg-open needs, and one "browser" that fails after 3 s (no chromium, no firefox).
+    for (const tool of ['sh', 'sed', 'grep', 'which', 'readlink', 'dirname', 'basename', 'cat', 'env', 'tr', 'head', 'cut', 'mkdir', 'ls', 'printf', 'echo', 'test', 'expr', 'sleep', 'uname', 'id', 'awk']) {
+      const path = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+      if (path.startsWith('/')) symlinkSync(path, join(bin, tool));
+    }
+    writeFileSync(join(bin, 'x-www-browser'), '#!/bin/sh\nsleep 3\necho "x-www-browser: cannot open display" >&2\nexit 1\n', { mode: 0o755 });
+  });
+  afterAll(async () => {
+    await sandbox?.close();
+    cleanup();
+  });
+
+  it('auto mode: the device flow takes over when the launcher exits with a failure, long before the loopback timeout', async () => {
+    const child = spawnCli(['login', '--issuer', sandbox.issuer, '--client-id', 'auth-cli', '--timeout', '600', '--no-qr'], {
+      home,
+      env: { PATH: bin, DISPLAY: ':99', AUTH_BROWSER: undefined, BROWSER: undefined },
+    });
+    try {
+      await waitForStderr(child, /Could not open a browser \(.*launcher exited with code \d+.*\); switching to the device flow/, 120_000);
+      await waitForStderr(child, /To sign in, open \S+\/device and enter the code: /, 60_000);
+    } finally {
+      child.kill('SIGINT');
+    }
+    const res = await child.result;
+    expect(res.code).toBe(130);
+    expect(res.stdout).toBe('');
   });
 });

@@ -152,10 +152,18 @@ export async function signIn(req: SignInRequest, deps: Deps, view: SignInView): 
         signal: AbortSignal.any([deps.signal, fallback.signal]),
         launch: browserState.ok,
         openBrowser: async (url) => {
+          // The launcher gave up after the flow started waiting: in `auto` mode, move to the device
+          // flow now rather than wait out the timeout (unless the browser already came back).
+          const lateFailure = (e: Error) => {
+            if (callbackAt !== undefined || stored || fallback.signal.aborted) return;
+            if (canFallBack) view.doneWaiting();
+            view.browserFailed(e, canFallBack);
+            if (canFallBack) fallback.abort(e);
+          };
           try {
             // docs/security.md R85: the browser launcher (AUTH_BROWSER, or `open` → xdg-open → the browser)
             // has no use for the client secret, read above.
-            await deps.browser.open(url, profile.clientSecretEnv ? [profile.clientSecretEnv] : []);
+            await deps.browser.open(url, profile.clientSecretEnv ? [profile.clientSecretEnv] : [], lateFailure);
           } catch (e) {
             if (canFallBack) fallback.abort(e);
             throw e;
