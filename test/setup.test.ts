@@ -356,6 +356,30 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     expect(grepHome(home, secret)).toEqual([]);
   });
 
+  it('a typed client secret with the default storage on a machine without a Secret Service: kept in a private file, and it works', async () => {
+    const home = fresh();
+    const secret = sandbox.service.clientSecret;
+    const env = { AUTH_STORAGE: undefined };
+    const p = pane(home, ['setup'], env);
+    await p.answer('Provider', '8');
+    await p.answer('Issuer URL', sandbox.issuer);
+    await p.answer('Client ID', sandbox.service.clientId);
+    await p.waitFor(/^\? Client secret[\s\S]*type it now/m);
+    p.keys('Down');
+    await p.answer('Client secret'); // type it now
+    await p.answer('Client secret', secret);
+    await p.answer('Scopes', ' ');
+    for (const prompt of ['Other scopes', 'Resource indicators', 'Sign-in flow', 'Where to keep the tokens']) await p.answer(prompt);
+    await p.answer('Profile name', 'svc');
+    await p.waitFor(/answered with its discovery document/);
+    await p.answer('Log in now?', 'n');
+    expect(await p.exitCode()).toBe(0);
+    expect(config(home).profiles.svc).not.toHaveProperty('storage');
+    expect(grepHome(home, secret)).toEqual([join(home, 'credentials', 'svc.client-secret')]);
+    const login = await runCli(['login', '-p', 'svc', '--client-credentials'], { home, env });
+    expect(login.code, login.stderr).toBe(0);
+  });
+
   it('Ctrl-C cancels: exit 130, nothing saved', async () => {
     const home = fresh();
     const p = pane(home, ['setup']);
