@@ -6,8 +6,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default'],
-    // Two files at once on a 2-core machine: the suite is CPU-bound (every test starts the CLI).
-    maxWorkers: 4,
+    // Three files at once on a 2-core machine: the suite is CPU-bound (every test starts the CLI), and
+    // a third worker fills the gaps while others wait on real protocol intervals; four gain nothing.
+    maxWorkers: 3,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       // Generous: the suite must pass on a loaded machine, even beside another `npm test`.
