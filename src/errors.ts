@@ -68,6 +68,9 @@ export const usageError = (message: string, hint?: string) =>
  */
 export const loginCommand = (profile: string) => `auth login -p ${profile}`;
 
+/** `auth <command>` for a profile, the way a hint shows it: `-p <profile>` unless it is `default`. */
+export const authCommand = (command: string, profile: string) => `auth ${command}${profile === 'default' ? '' : ` -p ${profile}`}`;
+
 export const notLoggedIn = (profile: string) =>
   new AuthError('AUTH_NOT_LOGGED_IN', `Not logged in (profile ${profile}).`, {
     hint: `Run \`${loginCommand(profile)}\` to sign in.`,

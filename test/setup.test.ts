@@ -93,6 +93,15 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     return p;
   };
   const config = (home: string) => parse(readFileSync(join(home, 'config.yaml'), 'utf8'));
+  /** Custom OAuth 2 with the sandbox's endpoints, no optional endpoint, the sandbox's issuer, up to the client id. */
+  const customOauth2 = async (p: Pane) => {
+    await p.answer('Provider', '9');
+    await p.answer('Authorization endpoint', `${sandbox.issuer}/auth`);
+    await p.answer('Token endpoint', `${sandbox.issuer}/token`);
+    for (const prompt of ['Device authorization endpoint', 'Revocation endpoint', 'User info endpoint']) await p.answer(prompt);
+    await p.answer('Issuer identifier', sandbox.issuer);
+    await p.answer('Client ID', 'auth-cli');
+  };
 
   beforeAll(async () => {
     tmux.assertAvailable();
@@ -234,12 +243,7 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     const before = readFileSync(join(home, 'config.yaml'), 'utf8');
     const p = pane(home, ['setup']);
     await p.answer('Which profile?', '2'); // Create a new profile
-    await p.answer('Provider', '9'); // Custom OAuth 2
-    await p.answer('Authorization endpoint', `${sandbox.issuer}/auth`);
-    await p.answer('Token endpoint', `${sandbox.issuer}/token`);
-    for (const prompt of ['Device authorization endpoint', 'Revocation endpoint', 'User info endpoint']) await p.answer(prompt);
-    await p.answer('Issuer identifier', sandbox.issuer);
-    await p.answer('Client ID', 'auth-cli');
+    await customOauth2(p);
     for (const prompt of ['Client secret', 'Other scopes', 'Resource indicators', 'Sign-in flow', 'Where to keep the tokens']) await p.answer(prompt);
     await p.answer('Profile name', 'api');
     await p.waitFor(/✗ Profiles (api and work|work and api) use the same issuer/);
@@ -256,12 +260,7 @@ describe.skipIf(tmux.skip)('auth setup in a terminal (tmux pseudo-terminal, sand
     for (const jwks of ['', `${sandbox.issuer}/jwks`]) {
       const home = fresh();
       const p = pane(home, ['setup']);
-      await p.answer('Provider', '9'); // Custom OAuth 2
-      await p.answer('Authorization endpoint', `${sandbox.issuer}/auth`);
-      await p.answer('Token endpoint', `${sandbox.issuer}/token`);
-      for (const prompt of ['Device authorization endpoint', 'Revocation endpoint', 'User info endpoint']) await p.answer(prompt);
-      await p.answer('Issuer identifier', sandbox.issuer);
-      await p.answer('Client ID', 'auth-cli');
+      await customOauth2(p);
       await p.answer('Client secret');
       await p.answer('Other scopes', 'openid email');
       await p.answer('JWKS URI', jwks);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Deps } from '../deps.js';
-import { AuthError, usageError } from '../errors.js';
+import { authCommand, AuthError, usageError } from '../errors.js';
 import { loadIndex } from '../mfa/authenticator.js';
 import { generateBackupCodes, remainingBackupCodes, type BackupCodeSet } from '../mfa/backup-codes.js';
 import { lookupFactor, mfaContext, notSetUp, openWindow, verifyCode, type CodeKind, type MfaContext } from '../mfa/guard.js';
@@ -17,7 +17,6 @@ import { loadProfile } from './context.js';
  * the command read and return what happened; reading codes and printing is the command's.
  */
 
-export const profileFlag = (profile: string) => (profile === 'default' ? '' : ` -p ${profile}`);
 
 export function mfaFor(profile: string | undefined, deps: Deps): MfaContext {
   return mfaContext(loadProfile(deps, { profile }).profile);
@@ -34,7 +33,7 @@ export async function beginEnrolment(ctx: MfaContext, deps: Deps): Promise<Enrol
   const existing = await lookupFactor(ctx, deps);
   if (existing.kind === 'broken') throw existing.error;
   if (existing.kind !== 'off') {
-    throw usageError(`MFA is already set up for profile ${ctx.profile}.`, `To start over, run \`auth mfa disable${profileFlag(ctx.profile)}\` (it asks for a code), then \`auth mfa setup${profileFlag(ctx.profile)}\`.`);
+    throw usageError(`MFA is already set up for profile ${ctx.profile}.`, `To start over, run \`${authCommand('mfa disable', ctx.profile)}\` (it asks for a code), then \`${authCommand('mfa setup', ctx.profile)}\`.`);
   }
   const params: TotpParams = { secret: generateSecret(), ...ENROLMENT };
   const host = deps.hostname.replace(/[^A-Za-z0-9.-]/g, '').slice(0, 64) || 'host';
@@ -81,7 +80,7 @@ export async function enableMfa(ctx: MfaContext, e: Enrolment, step: number, dep
 
 export function enrolmentFailed(ctx: MfaContext): AuthError {
   return new AuthError('AUTH_FAILED', `The code does not match the new secret; MFA was not turned on for profile ${ctx.profile}.`, {
-    hint: `Check that the device's clock is right, then run \`auth mfa setup${profileFlag(ctx.profile)}\` again (it makes a new secret).`,
+    hint: `Check that the device's clock is right, then run \`${authCommand('mfa setup', ctx.profile)}\` again (it makes a new secret).`,
   });
 }
 

@@ -2,7 +2,7 @@ import type * as client from 'openid-client';
 import { updateConfig, type Config, type Flow, type ProfileConfig } from '../config/config.js';
 import { DEFAULT_SCOPES, type ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
-import { AuthError, usageError } from '../errors.js';
+import { authCommand, AuthError, usageError } from '../errors.js';
 import type { Credential } from '../domain/credential.js';
 import { connectServer } from '../flows/server.js';
 import { accountFromUserinfo, describeServer } from '../providers/resolve.js';
@@ -77,7 +77,7 @@ export async function signIn(req: SignInRequest, deps: Deps, view: SignInView): 
   if (profile.scopes.includes('openid') && !metadata.jwks_uri) {
     // Caught before the browser opens: after consent the ID token could not be checked.
     throw new AuthError('AUTH_CONFIG_INVALID', `Profile ${profile.name} asks for the openid scope, but the provider's ${description.metadata ? 'endpoints in the profile name' : 'metadata names'} no JWKS URI, so its ID token could not be checked.`, {
-      hint: `Add endpoints.jwks (the provider's JWKS URI) to the profile, or remove openid from its scopes; \`auth setup${profile.name === 'default' ? '' : ` -p ${profile.name}`}\` does either.`,
+      hint: `Add endpoints.jwks (the provider's JWKS URI) to the profile, or remove openid from its scopes; \`${authCommand('setup', profile.name)}\` does either.`,
     });
   }
   const hasDevice = Boolean(metadata.device_authorization_endpoint);

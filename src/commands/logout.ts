@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from '../config/config.js';
 import { profileName, resolveProfile, type ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
-import { AuthError, ExitCode } from '../errors.js';
+import { authCommand, AuthError, ExitCode } from '../errors.js';
 import { requireUnlocked } from '../mfa/guard.js';
 import type { Credential } from '../domain/credential.js';
 import { sanitize } from '../ui/text.js';
@@ -70,7 +70,7 @@ async function logoutProfile(profile: ResolvedProfile, config: Config, opts: Log
       deps.log.warn(`Logged out of profile ${name}: the stored credential could not be read (${result.reason}), so it was removed locally without being revoked; its tokens may stay valid at the provider until they expire.`);
       return true;
     case 'keychain-unavailable':
-      deps.log.warn(`Profile ${name}: the OS keychain is unavailable here (${result.reason}), so a credential stored in it could not be read, revoked or deleted; any copy in a file was removed. Run \`auth logout${name === 'default' ? '' : ` -p ${name}`}\` again where the keychain is available if one is stored there.`);
+      deps.log.warn(`Profile ${name}: the OS keychain is unavailable here (${result.reason}), so a credential stored in it could not be read, revoked or deleted; any copy in a file was removed. Run \`${authCommand('logout', name)}\` again where the keychain is available if one is stored there.`);
       return true;
     case 'removed':
       deps.log.success(`Logged out of profile ${name}: ${result.why === 'static token' ? 'removed locally (a static token is not revoked by auth; revoke it where it was issued)' : 'removed locally (revocation skipped)'}.`);

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import { ExitCode, usageError } from '../errors.js';
+import { authCommand, ExitCode, usageError } from '../errors.js';
 import { addEntry, checkEntryName, entryParams, loadIndex, removeEntry } from '../mfa/authenticator.js';
 import { BACKUP_CODE_COUNT } from '../mfa/backup-codes.js';
 import type { MfaContext } from '../mfa/guard.js';
@@ -9,7 +9,7 @@ import { checkParams, codeAt, parseBase32Secret, parseTotpUri, remainingMs, type
 import { plural, sanitize } from '../ui/text.js';
 import { loadProfile } from '../app/context.js';
 import {
-  beginEnrolment, checkCanVerify, confirmEnrolment, disableMfa, enableMfa, enrolmentFailed, lockMfa, mfaFor, mfaStatus, profileFlag,
+  beginEnrolment, checkCanVerify, confirmEnrolment, disableMfa, enableMfa, enrolmentFailed, lockMfa, mfaFor, mfaStatus,
   renewBackupCodes, unlockMfa, type CodeUsed, type MfaStatusJson,
 } from '../app/mfa.js';
 
@@ -82,7 +82,7 @@ export async function runMfaUnlock(opts: MfaProfileOptions, deps: Deps): Promise
 export async function runMfaLock(opts: MfaProfileOptions, deps: Deps): Promise<void> {
   const ctx = mfaFor(opts.profile, deps);
   if ((await lockMfa(ctx, deps)) === 'missing') deps.log.info(`MFA is not set up for profile ${ctx.profile}; nothing to lock.`);
-  else deps.log.success(`MFA locked for profile ${ctx.profile}. Run \`auth mfa unlock${profileFlag(ctx.profile)}\` to open it again.`);
+  else deps.log.success(`MFA locked for profile ${ctx.profile}. Run \`${authCommand('mfa unlock', ctx.profile)}\` to open it again.`);
 }
 
 export async function runMfaDisable(opts: MfaProfileOptions, deps: Deps): Promise<void> {
@@ -110,7 +110,7 @@ export async function runMfaStatus(opts: MfaProfileOptions, deps: Deps): Promise
   deps.log.info(`Profile ${ctx.profile}`);
   if (!out.enabled) {
     line('MFA:', ctx.required ? 'required by the config, but not set up' : 'off');
-    deps.log.info(`  Run \`auth mfa setup${profileFlag(ctx.profile)}\` to turn it on.`);
+    deps.log.info(`  Run \`${authCommand('mfa setup', ctx.profile)}\` to turn it on.`);
   } else {
     const state: Record<MfaStatusJson['state'], string> = {
       off: 'off', 'not-set-up': 'not set up', broken: 'locked (damaged)', locked: 'locked',

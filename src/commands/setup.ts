@@ -2,7 +2,7 @@ import { loadConfig, type Config, type ProfileConfig } from '../config/config.js
 import { FLOWS, PROFILE_NAME, STORAGES, type Flow, type StorageKind } from '../config/names.js';
 import { checkResource, isLoopbackHttp, profileName } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
-import { AuthError, interrupted } from '../errors.js';
+import { authCommand, AuthError, interrupted } from '../errors.js';
 import { findPreset, PRESETS, type Preset, type PresetField, type PresetId } from '../providers/presets.js';
 import { isTenantId, lookupEntraTenantId, presetOwning, valuesFromIssuer } from '../providers/resolve.js';
 import { checkProvider, derivedSecretEnv, saveDraft, type SecretChoice, type SetupDraft } from '../app/setup.js';
@@ -80,7 +80,7 @@ export async function runSetup(opts: SetupOptions, deps: Deps): Promise<SetupRes
   deps.log.success(`Saved profile ${draft.name} in ${deps.paths.configFile}`);
   if (opts.fromLogin) return { profile: draft.name, signInNow: true };
   if (await ask.confirm({ message: 'Log in now?', default: true })) return { profile: draft.name, signInNow: true };
-  out(`Sign in later with: auth login${draft.name === 'default' ? '' : ` -p ${draft.name}`}`);
+  out(`Sign in later with: ${authCommand('login', draft.name)}`);
   return { profile: draft.name, signInNow: false };
 }
 

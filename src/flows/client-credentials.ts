@@ -5,7 +5,7 @@ import * as client from 'openid-client';
 import type { ResolvedProfile } from '../config/resolve.js';
 import type { ServerDescription } from '../providers/resolve.js';
 import type { Deps } from '../deps.js';
-import { AuthError } from '../errors.js';
+import { authCommand, AuthError } from '../errors.js';
 import type { Credential } from '../domain/credential.js';
 import { sanitize } from '../ui/text.js';
 import { fromProtocolError } from './protocol-errors.js';
@@ -100,7 +100,7 @@ export async function reissueServiceCredential(cred: Credential, resolved: Pick<
     throw new AuthError('AUTH_NOT_LOGGED_IN', `The service account token for profile ${profile} is due, but no client secret or private key is available to get a new one.`, {
       hint: resolved.clientSecretEnv
         ? `Export ${resolved.clientSecretEnv} with the client secret.`
-        : `Run \`auth login${profile === 'default' ? '' : ` -p ${profile}`} --client-credentials --client-secret-env <VAR>\`.`,
+        : `Run \`${authCommand('login', profile)} --client-credentials --client-secret-env <VAR>\`.`,
     });
   }
   return issueServiceCredential(account, deps, cred);

@@ -36,7 +36,7 @@ export interface DeviceCallbacks {
 
 /** Never poll more often than once a second, whatever interval the provider asks for. */
 const MIN_POLL_INTERVAL_S = 1;
-/** A device code is good for 30 minutes at most here; real providers issue 5 to 15. */
+/** A device code is good for 30 minutes at most here; real providers allow 5 to 15. */
 const MAX_DEVICE_EXPIRES_S = 30 * 60;
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);

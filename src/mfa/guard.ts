@@ -1,7 +1,7 @@
 import type { ResolvedProfile } from '../config/resolve.js';
 import type { StorageKind } from '../config/config.js';
 import type { Deps } from '../deps.js';
-import { AuthError } from '../errors.js';
+import { authCommand, AuthError } from '../errors.js';
 import { mfaWindowOpen } from '../domain/token-plan.js';
 import { findBackupCode } from './backup-codes.js';
 import { canPrompt, readCode } from './prompt.js';
@@ -40,7 +40,7 @@ export interface ActiveFactor {
 export type FactorLookup = { kind: 'off' } | { kind: 'broken'; error: AuthError } | ({ kind: 'on' } & ActiveFactor);
 
 export const notSetUp = (profile: string) =>
-  new AuthError('AUTH_USAGE', `MFA is not set up for profile ${profile}.`, { hint: `Run \`auth mfa setup${profile === 'default' ? '' : ` -p ${profile}`}\` to turn it on.` });
+  new AuthError('AUTH_USAGE', `MFA is not set up for profile ${profile}.`, { hint: `Run \`${authCommand('mfa setup', profile)}\` to turn it on.` });
 
 function freshState(factor: FactorRecord, store: SecretStore): MfaState {
   return { v: 1, secretId: factor.id, store: store.backend, enabledAt: factor.createdAt, lastStep: 0, failures: 0, lockedUntil: 0, unlockedUntil: 0, requireBackup: true };
@@ -175,7 +175,7 @@ export async function requireUnlocked(profile: ResolvedProfile, deps: Deps): Pro
   if (found.kind === 'off') {
     if (!ctx.required) return;
     throw new AuthError('AUTH_MFA_LOCKED', `Profile ${ctx.profile} requires MFA (mfa.required in the config), but it is not set up.`, {
-      hint: `Run \`auth mfa setup${ctx.profile === 'default' ? '' : ` -p ${ctx.profile}`}\` first.`,
+      hint: `Run \`${authCommand('mfa setup', ctx.profile)}\` first.`,
     });
   }
   if (found.kind === 'broken') throw found.error;

@@ -1,5 +1,5 @@
 import type { Deps } from '../deps.js';
-import { AuthError } from '../errors.js';
+import { authCommand, AuthError } from '../errors.js';
 import { acquireLock } from '../store/lock.js';
 import { readTrustedFile, removeFile, writePrivateFileAtomic } from '../store/fs-safe.js';
 import { mfaAccount, mfaStateFile } from '../store/layout.js';
@@ -92,7 +92,7 @@ export function formatTime(ms: number): string {
 }
 
 export function unlockHint(profile: string): string {
-  return `auth mfa unlock${profile === 'default' ? '' : ` -p ${profile}`}`;
+  return authCommand('mfa unlock', profile);
 }
 
 export const lockedOutError = (profile: string, until: number, now: number) =>

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { AsyncEntry, findCredentialsAsync } from '@napi-rs/keyring';
-import { AuthError } from '../errors.js';
+import { authCommand, AuthError } from '../errors.js';
 import { busKey, checkSecretService } from './secret-service-check.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
 
@@ -168,9 +168,9 @@ export class KeychainVault implements SecretVault {
   }
 
   private damaged(key: string): AuthError {
-    const [profile, kind] = key.split(':');
+    const [profile = key, kind] = key.split(':');
     const what = kind === 'client-secret' ? 'client secret' : 'credential';
-    const again = kind === 'client-secret' ? `store the client secret of profile ${profile} again (\`auth setup\`)` : `run \`auth login${profile === 'default' ? '' : ` -p ${profile}`}\` again`;
+    const again = kind === 'client-secret' ? `store the client secret of profile ${profile} again (\`auth setup\`)` : `run \`${authCommand('login', profile)}\` again`;
     return new AuthError('AUTH_STORAGE', `The stored ${what} in the ${this.describe(key)} is damaged: it is kept in parts, and a part is missing or does not match. To replace it, ${again}.`);
   }
 
