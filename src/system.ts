@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants as osConstants, homedir, hostname } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { resolvePaths } from './config/paths.js';
 import type { Browser, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
@@ -152,17 +153,45 @@ function assertLaunchableUrl(url: string): void {
 const BROWSER_UNSAFE_ENV = ['AUTH_PASSPHRASE'] as const;
 
 /**
- * Runs `launch` (which spawns) with the secret variables out of process.env, restored right
- * after: the composition root is the one place that touches the process environment.
+ * Runs the `open` package in a small Node child so that the launcher it starts (xdg-open,
+ * open, PowerShell) inherits `env` rather than this process's environment: `open` spawns
+ * with `process.env` and takes no env option, and nothing here edits `process.env`
+ * (docs/architecture.md "Layers"). The child reports the launcher's exit code over IPC
+ * (`{ code }`, or `{ error }` when it could not start one) and ends when the launcher
+ * does or when this process goes away. Costs one Node start per browser sign-in.
  */
-async function withoutSecretEnv<T>(hidden: readonly string[], launch: () => Promise<T>): Promise<T> {
-  const saved = hidden.map((name) => [name, process.env[name]] as const);
-  for (const [name] of saved) delete process.env[name];
-  try {
-    return await launch();
-  } finally {
-    for (const [name, value] of saved) if (value !== undefined) process.env[name] = value;
-  }
+const OPEN_CHILD = `
+const [openPath, url] = process.argv.slice(1);
+const report = (m) => { try { process.send(m, () => process.exit(0)); } catch { process.exit(0); } };
+process.on('disconnect', () => process.exit(0));
+import(openPath).then(({ default: open }) => open(url, { wait: false })).then((launcher) => {
+  if (launcher.exitCode !== null) return report({ code: launcher.exitCode });
+  launcher.once('exit', (code) => report({ code: code ?? 1 }));
+}, (e) => report({ error: String((e && e.code) || (e && e.message) || e) }));
+`;
+
+function launchWithOpen(url: string, env: NodeJS.ProcessEnv): { first: Promise<number | undefined>; exit: Promise<number> } {
+  const child = spawn(process.execPath, ['-e', OPEN_CHILD, pathToFileURL(require.resolve('open')).href, url], {
+    stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
+    env,
+    windowsHide: true,
+  });
+  const exit = new Promise<number>((resolve, reject) => {
+    child.once('error', (e: NodeJS.ErrnoException) => reject(new AuthError('AUTH_FAILED', `Could not launch a browser: ${e.code ?? e.message}.`)));
+    child.once('message', (m: { code?: number; error?: string }) => {
+      if (m.error !== undefined) reject(new AuthError('AUTH_FAILED', `Could not launch a browser: ${m.error}.`));
+      else resolve(m.code ?? 0);
+    });
+    // After any message: the channel closes once everything sent on it has been read.
+    child.once('disconnect', () => reject(new AuthError('AUTH_FAILED', 'Could not launch a browser: the launcher helper ended without an answer.')));
+  });
+  // Neither the helper nor its channel keeps this process alive.
+  child.unref();
+  child.channel?.unref();
+  // `first`: the exit code if the launcher ended within 1.5 s (xdg-open fails at once when there
+  // is no browser to start), else undefined (it is still trying, or it handed over to a browser).
+  const first = Promise.race([exit, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1500))]);
+  return { first, exit };
 }
 
 function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: Logger): Browser {
@@ -180,7 +209,7 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       if (command) {
         log.debug(`launching browser via ${env.AUTH_BROWSER ? 'AUTH_BROWSER' : 'BROWSER'}`);
         await new Promise<void>((resolve, reject) => {
-          const childEnv = { ...process.env };
+          const childEnv = { ...env };
           for (const name of hidden) delete childEnv[name];
           const child = spawn(command, [url], { stdio: 'ignore', detached: true, shell: false, windowsHide: true, env: childEnv });
           child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch the browser command "${command}": ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
@@ -188,29 +217,22 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
         });
         return;
       }
-      const { default: open } = await import('open');
-      // `open` spawns with process.env and takes no env option.
-      const child = await withoutSecretEnv(hidden, () => open(url, { wait: false }));
-      await new Promise<void>((resolve, reject) => {
-        child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch a browser: ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
-        child.once('spawn', () => { child.unref(); resolve(); });
-        if (child.pid !== undefined) { child.unref(); resolve(); }
-      });
+      const childEnv = { ...env };
+      for (const name of hidden) delete childEnv[name];
       // xdg-open / open exit at once with a non-zero code when there is no browser to start
       // (xdg-open: 3); that is a failed launch, which lets `auto` fall back to the device flow.
       // A launcher still running then (xdg-open trying one browser after another) may fail later:
       // that is reported through `lateFailure`, so the sign-in need not wait out its timeout.
       const failed = (code: number) => new AuthError('AUTH_FAILED', `Could not launch a browser: the launcher exited with code ${code}.`);
-      await new Promise<void>((resolve, reject) => {
-        if (child.exitCode !== null) return child.exitCode ? reject(failed(child.exitCode)) : resolve();
-        let answered = false;
-        const timer = setTimeout(() => { answered = true; resolve(); }, 1500);
-        child.once('exit', (code) => {
-          clearTimeout(timer);
-          if (!answered) return code ? reject(failed(code)) : resolve();
-          if (code) lateFailure?.(failed(code));
-        });
-      });
+      const launch = launchWithOpen(url, childEnv);
+      const code = await launch.first;
+      if (code) throw failed(code);
+      if (code === undefined) {
+        launch.exit.then(
+          (late) => { if (late) lateFailure?.(failed(late)); },
+          (e: Error) => lateFailure?.(e),
+        );
+      }
     },
   };
 }

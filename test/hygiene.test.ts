@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomUUID } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -532,6 +533,57 @@ describe('the browser never gets auth\'s own secrets in its environment (R85)', 
       const token = await s.run(['token'], { env: { AUTH_STORAGE: 'encrypted-file', AUTH_PASSPHRASE: passphrase } });
       expect(token.code, token.stderr).toBe(0);
       expect(token.stdout).toMatch(/^AT_/);
+    } finally {
+      await s.cleanup();
+      await fake.close();
+      rmSync(work, { recursive: true, force: true });
+    }
+  }, 180_000);
+  // Without AUTH_BROWSER the `open` package launches xdg-open, and it takes no env option: the
+  // CLI runs it in a helper process given an environment without the secrets.
+  it.skipIf(!LINUX)('system launcher (open → xdg-open → x-www-browser): neither AUTH_PASSPHRASE nor the client secret reaches the browser; the sign-in completes', async () => {
+    const fake = await startFakeAs();
+    const s = session('follow');
+    const work = mkdtempSync(join(tmpdir(), 'auth-hygiene-open-'));
+    const browserPath = join(work, 'open-browser.mjs');
+    const childLog = join(work, 'children.jsonl');
+    const bin = join(work, 'bin');
+    const passphrase = `PP_${randomUUID()}`;
+    const clientSecret = `CS_${randomUUID()}`;
+    let sentSecret: string | undefined;
+    fake.tokenScript.push((ctx: TokenContext) => {
+      const basic = Buffer.from((ctx.request.headers.authorization ?? '').replace(/^Basic /, ''), 'base64').toString();
+      sentSecret = decodeURIComponent(basic.slice(basic.indexOf(':') + 1));
+      ctx.form.set('client_id', fake.clientId); // the default answer looks for it in the form
+      return ctx.defaultReply();
+    });
+    try {
+      writeFileSync(browserPath, browserSource(FAKE_BROWSER));
+      mkdirSync(bin);
+      // Only the tools xdg-open needs, and x-www-browser: the test browser (no desktop to ask).
+      for (const tool of ['sh', 'sed', 'grep', 'which', 'readlink', 'dirname', 'basename', 'cat', 'env', 'tr', 'head', 'cut', 'mkdir', 'ls', 'printf', 'echo', 'test', 'expr', 'uname', 'id', 'awk']) {
+        const path = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).stdout.trim();
+        if (path.startsWith('/')) symlinkSync(path, join(bin, tool));
+      }
+      writeFileSync(join(bin, 'x-www-browser'), `#!/bin/sh\nexec "${process.execPath}" "${browserPath}" "$@"\n`, { mode: 0o755 });
+      writeFileSync(
+        join(s.home, 'config.yaml'),
+        ['active: default', 'profiles:', '  default:', `    issuer: ${fake.issuer}`, `    clientId: ${fake.clientId}`, `    clientSecretEnv: ${SECRET_VAR}`, '    flow: browser', '    storage: encrypted-file', ''].join('\n'),
+      );
+      const res = await s.run(['login'], {
+        env: { AUTH_BROWSER: undefined, BROWSER: undefined, DISPLAY: ':99', PATH: bin, AUTH_PASSPHRASE: passphrase, [SECRET_VAR]: clientSecret, HYG_CHILD_LOG: childLog },
+      });
+      expect(res.code, res.stderr).toBe(0);
+      await s.browserDone(1, 20_000);
+      const entries = readFileSync(childLog, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as ChildEntry);
+      const browser = entries.find((e) => e.role === 'browser');
+      expect(browser?.env?.HYG_CHILD_LOG).toBe(childLog); // launched through xdg-open, environment captured
+      expect(browser!.env).not.toHaveProperty('AUTH_PASSPHRASE');
+      expect(browser!.env).not.toHaveProperty(SECRET_VAR);
+      expect(JSON.stringify(browser!.env)).not.toContain(passphrase);
+      expect(JSON.stringify(browser!.env)).not.toContain(clientSecret);
+      // The secret was used where it belongs: in the token request.
+      expect(sentSecret).toBe(clientSecret);
     } finally {
       await s.cleanup();
       await fake.close();

@@ -78,7 +78,7 @@ describe('npm i -g installs only what the bundle needs', () => {
     const dist = join(ROOT, 'dist');
     for (const file of ['auth.cjs', 'main.cjs', ...readdirSync(join(dist, 'vendor')).map((f) => join('vendor', f))]) {
       const text = readFileSync(join(dist, file), 'utf8');
-      for (const m of text.matchAll(/\b(?:require|import)\(\s*"([^".][^"]*)"\s*\)/g)) {
+      for (const m of text.matchAll(/\b(?:require(?:\.resolve)?|import)\(\s*"([^".][^"]*)"\s*\)/g)) {
         const name = m[1]!.startsWith('@') ? m[1]!.split('/').slice(0, 2).join('/') : m[1]!.split('/')[0]!;
         if (!name.startsWith('node:') && !builtinModules.includes(name)) loaded.add(name);
       }
