@@ -12,7 +12,7 @@ export default defineConfig({
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       // Generous: the suite must pass on a loaded machine, even beside another `npm test`.
-      { test: { name: 'acceptance', include: ['test/*.test.ts'], testTimeout: 180_000, hookTimeout: 120_000, pool: 'forks' } },
+      { test: { name: 'acceptance', include: ['test/*.test.ts'], setupFiles: ['test/support/setup-relay.ts'], testTimeout: 180_000, hookTimeout: 120_000, pool: 'forks' } },
     ],
   },
 });

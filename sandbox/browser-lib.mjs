@@ -15,6 +15,9 @@
  * @module sandbox/browser-lib
  */
 
+import { appendFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
 const DEFAULT_TIMEOUT_MS = 15_000;
 const MAX_STEPS = 30;
 
@@ -459,4 +462,51 @@ export async function approveDevice(device, options = {}) {
     throw new Error(`device request ended ${out.outcome}, expected ${action === 'deny' ? 'denied' : 'approved'}`);
   }
   return { outcome: out.outcome };
+}
+
+/**
+ * What sandbox/browser.mjs does with its arguments and environment (documented there); also
+ * run inside a test process by the tests' browser relay.
+ *
+ * @param {string[]} argv the authorization URL, as the single argument
+ * @param {Record<string, string | undefined>} env `SANDBOX_LOGIN`, `SANDBOX_ACTION`, `SANDBOX_BROWSER_DELAY_MS`, `SANDBOX_BROWSER_LOG`
+ * @param {(line: string) => void} warn where failures are reported
+ * @returns {Promise<number>} the exit status: 0 when the callback was requested, 1 on failure, 2 on bad usage
+ */
+export async function runScriptedBrowser(argv, env, warn) {
+  /** @param {Record<string, unknown>} entry */
+  const log = (entry) => {
+    const file = env.SANDBOX_BROWSER_LOG;
+    if (!file) return;
+    try {
+      appendFileSync(file, `${JSON.stringify({ argv, ...entry })}\n`);
+    } catch (err) {
+      warn(`sandbox browser: cannot write ${file}: ${/** @type {Error} */ (err).message}\n`);
+    }
+  };
+  const url = argv.length === 1 ? argv[0] : undefined;
+  if (url === undefined || !/^https?:\/\//i.test(url)) {
+    warn('usage: sandbox/browser.mjs <authorization URL>\n');
+    log({ callbackUrl: null, callbackStatus: null, callbackBody: null, error: 'usage' });
+    return 2;
+  }
+  const delay = Number(env.SANDBOX_BROWSER_DELAY_MS ?? 0);
+  if (Number.isFinite(delay) && delay > 0) await sleep(delay);
+
+  const action = (env.SANDBOX_ACTION ?? 'approve').toLowerCase();
+  if (action !== 'approve' && action !== 'deny') {
+    warn(`sandbox browser: SANDBOX_ACTION must be approve or deny, got ${action}\n`);
+    log({ callbackUrl: null, callbackStatus: null, callbackBody: null, error: `bad SANDBOX_ACTION ${action}` });
+    return 2;
+  }
+  try {
+    const result = await completeAuthorization(url, { login: env.SANDBOX_LOGIN || 'alice', action });
+    log({ callbackUrl: result.callbackUrl, callbackStatus: result.status, callbackBody: result.body });
+    return 0;
+  } catch (err) {
+    const message = /** @type {Error} */ (err)?.message ?? String(err);
+    warn(`sandbox browser: ${message}\n`);
+    log({ callbackUrl: null, callbackStatus: null, callbackBody: null, error: message });
+    return 1;
+  }
 }

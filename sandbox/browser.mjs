@@ -22,56 +22,10 @@
  * @module sandbox/browser
  */
 
-import { appendFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { completeAuthorization } from './browser-lib.mjs';
-
-const argv = process.argv.slice(2);
-
-/** @param {Record<string, unknown>} entry */
-function log(entry) {
-  const file = process.env.SANDBOX_BROWSER_LOG;
-  if (!file) return;
-  try {
-    appendFileSync(file, `${JSON.stringify({ argv, ...entry })}\n`);
-  } catch (err) {
-    process.stderr.write(`sandbox browser: cannot write ${file}: ${/** @type {Error} */ (err).message}\n`);
-  }
-}
-
-async function main() {
-  if (argv.length !== 1 || !/^https?:\/\//i.test(argv[0])) {
-    process.stderr.write('usage: sandbox/browser.mjs <authorization URL>\n');
-    log({ callbackUrl: null, callbackStatus: null, callbackBody: null, error: 'usage' });
-    return 2;
-  }
-  const delay = Number(process.env.SANDBOX_BROWSER_DELAY_MS ?? 0);
-  if (Number.isFinite(delay) && delay > 0) await sleep(delay);
-
-  const action = (process.env.SANDBOX_ACTION ?? 'approve').toLowerCase();
-  if (action !== 'approve' && action !== 'deny') {
-    process.stderr.write(`sandbox browser: SANDBOX_ACTION must be approve or deny, got ${action}\n`);
-    log({ callbackUrl: null, callbackStatus: null, callbackBody: null, error: `bad SANDBOX_ACTION ${action}` });
-    return 2;
-  }
-
-  try {
-    const result = await completeAuthorization(argv[0], {
-      login: process.env.SANDBOX_LOGIN || 'alice',
-      action,
-    });
-    log({ callbackUrl: result.callbackUrl, callbackStatus: result.status, callbackBody: result.body });
-    return 0;
-  } catch (err) {
-    const message = /** @type {Error} */ (err)?.message ?? String(err);
-    process.stderr.write(`sandbox browser: ${message}\n`);
-    log({ callbackUrl: null, callbackStatus: null, callbackBody: null, error: message });
-    return 1;
-  }
-}
+import { runScriptedBrowser } from './browser-lib.mjs';
 
 // Exit explicitly: fetch keeps idle keep-alive sockets that would delay a natural exit.
-main().then(
+runScriptedBrowser(process.argv.slice(2), process.env, (line) => process.stderr.write(line)).then(
   (code) => process.exit(code),
   (err) => {
     process.stderr.write(`sandbox browser: ${err?.stack ?? err}\n`);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { currentRelay } from './browser-relay.js';
 
 /** Runs the built CLI (bin/auth.js → dist/) as a child process, as users and scripts do. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -33,6 +34,7 @@ export function makeHome(prefix = 'auth-test-'): { home: string; cleanup(): void
 
 /** The environment every test starts from: nothing inherited that changes the CLI's choices. */
 export function baseEnv(home: string, extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const relay = currentRelay();
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: home,
@@ -40,7 +42,9 @@ export function baseEnv(home: string, extra: Record<string, string | undefined> 
     AUTH_STORAGE: 'file',
     NO_COLOR: '1',
     LANG: 'C.UTF-8',
-    AUTH_BROWSER: SCRIPTED_BROWSER,
+    // sandbox/browser.mjs, run in this process through the relay when it can be (browser-relay.ts).
+    AUTH_BROWSER: relay?.browser('sandbox') ?? SCRIPTED_BROWSER,
+    ...relay?.env,
     // No test reaches a real keyring: without this the keyring library would try the
     // default session bus ($XDG_RUNTIME_DIR/bus). Keychain tests pass their private bus.
     DBUS_SESSION_BUS_ADDRESS: 'disabled:',

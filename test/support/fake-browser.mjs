@@ -14,34 +14,6 @@
  *                      follow the redirect (the test sends callbacks itself);
  *                      `none` = only record argv.
  */
-import { appendFileSync } from 'node:fs';
+import { runFakeBrowser } from './fake-browser-lib.mjs';
 
-const file = process.env.FAKE_BROWSER_LOG;
-const mode = process.env.FAKE_BROWSER_MODE ?? 'follow';
-/** @param {Record<string, unknown>} entry */
-const log = (entry) => {
-  if (file) appendFileSync(file, `${JSON.stringify(entry)}\n`);
-};
-
-const argv = process.argv.slice(2);
-log({ argv });
-/** @type {Record<string, unknown>} */
-const result = {};
-try {
-  if (mode !== 'none') {
-    const res = await fetch(argv[0] ?? '', { redirect: 'manual' });
-    result.authorizeStatus = res.status;
-    const location = res.headers.get('location');
-    result.location = location;
-    await res.arrayBuffer();
-    if (location && mode === 'follow') {
-      const cb = await fetch(location, { redirect: 'manual' });
-      result.callbackStatus = cb.status;
-      result.callbackHeaders = Object.fromEntries(cb.headers);
-      result.callbackBody = await cb.text();
-    }
-  }
-} catch (e) {
-  result.error = String(/** @type {Error} */ (e).cause ?? e);
-}
-log(result);
+await runFakeBrowser(process.argv.slice(2), { log: process.env.FAKE_BROWSER_LOG, mode: process.env.FAKE_BROWSER_MODE ?? 'follow' });

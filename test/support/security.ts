@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, expect } from 'vitest';
 import { startFakeAs, type FakeAs } from './fake-as.js';
+import { currentRelay } from './browser-relay.js';
 import { makeHome, runCli, spawnCli, type CliOptions, type CliResult } from './cli.js';
 
 /** Helpers shared by test/security-*.test.ts (the CLI against test/support/fake-as.ts). */
@@ -31,7 +32,7 @@ export function session(browserMode: 'follow' | 'authorize' | 'none' = 'follow')
   const { home } = makeHome('auth-sec-');
   const browserLog = join(home, 'browser.log');
   const env = (extra: Record<string, string | undefined> = {}) => ({
-    AUTH_BROWSER: FAKE_BROWSER,
+    AUTH_BROWSER: currentRelay()?.browser('fake') ?? FAKE_BROWSER,
     FAKE_BROWSER_LOG: browserLog,
     FAKE_BROWSER_MODE: browserMode,
     ...extra,
