@@ -5,6 +5,7 @@ import { resolvePaths } from './config/paths.js';
 import type { Browser, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
 import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded-fetch.js';
+import { httpTransport } from './flows/http-transport.js';
 import { openStore } from './store/select.js';
 import { testClockMs } from './store/layout.js';
 import { StorageContext } from './store/context.js';
@@ -93,7 +94,7 @@ const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy
  */
 function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch {
   const proxy = PROXY_VARIABLES.find((name) => env[name]);
-  if (!proxy) return fetch;
+  if (!proxy) return httpTransport(fetch);
   let proxied: Promise<typeof fetch> | undefined;
   return async (input, init) => {
     proxied ??= import('undici').then(({ fetch: undiciFetch, EnvHttpProxyAgent }) => {
