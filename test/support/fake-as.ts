@@ -150,11 +150,22 @@ const s256 = (v: string) => createHash('sha256').update(v).digest('base64url');
 
 interface Key { kid: string; privateKey: CryptoKey; jwk: JWK }
 
-async function newKey(): Promise<Key> {
+/**
+ * RSA key pairs cost ~200 ms of CPU each to generate, and every fake needs two (its own and a
+ * foreign one): the fakes of one test file share two generated pairs, each fake under kids of
+ * its own, so one fake's JWKS never names another's key. `rotateKeys` makes a genuinely new one.
+ */
+const shared: Array<Promise<{ privateKey: CryptoKey; jwk: JWK }>> = [];
+
+async function generate(): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+  return { privateKey, jwk: await exportJWK(publicKey) };
+}
+
+async function newKey(slot?: 0 | 1): Promise<Key> {
+  const material = await (slot === undefined ? generate() : (shared[slot] ??= generate()));
   const kid = `kid-${randomUUID()}`;
-  const jwk = { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' };
-  return { kid, privateKey, jwk };
+  return { kid, privateKey: material.privateKey, jwk: { ...material.jwk, kid, alg: 'RS256', use: 'sig' } };
 }
 
 interface Grant { sub: string; email?: string; scope: string; nonce?: string; authTime: number; resources: string[] }
@@ -163,8 +174,8 @@ export async function startFakeAs(options: FakeAsOptions = {}): Promise<FakeAs> 
   const clientId = options.clientId ?? 'fake-cli';
   const sub = options.sub ?? 'user-1';
   const email = options.email ?? 'mallory@fake.example';
-  let key = await newKey();
-  const foreignKey = await newKey();
+  let key = await newKey(0);
+  const foreignKey = await newKey(1);
   const waiters = new Set<() => void>();
   const codes = new Map<string, { params: URLSearchParams; used: boolean; grant: Grant }>();
   const refreshTokens = new Map<string, Grant>();
