@@ -82,7 +82,7 @@ _auth_values() {
     'setup -p'|'setup --profile') auth __complete-profiles 2>/dev/null ;;
     'login -p'|'login --profile') auth __complete-profiles 2>/dev/null ;;
     'status -p'|'status --profile') auth __complete-profiles 2>/dev/null ;;
-    'token --format') echo 'raw json header' ;;
+    'token --format') echo 'raw json header env exec-credential' ;;
     'token -p'|'token --profile') auth __complete-profiles 2>/dev/null ;;
     'exec -p'|'exec --profile') auth __complete-profiles 2>/dev/null ;;
     'refresh -p'|'refresh --profile') auth __complete-profiles 2>/dev/null ;;

@@ -141,7 +141,7 @@ complete -c auth -n '__auth_at \'status\'' -s 'p' -l 'profile' -x -a '(auth __co
 complete -c auth -n '__auth_at \'status\'' -l 'debug' -d 'redacted diagnostics on stderr (env AUTH_DEBUG=1)'
 complete -c auth -n '__auth_at \'status\'' -l 'no-color' -d 'no colours or spinners (NO_COLOR is honoured too)'
 complete -c auth -n '__auth_at \'token\'' -l 'min-ttl' -x -d 'refresh when the token expires within this many seconds'
-complete -c auth -n '__auth_at \'token\'' -l 'format' -x -a 'raw json header' -d 'output format'
+complete -c auth -n '__auth_at \'token\'' -l 'format' -x -a 'raw json header env exec-credential' -d 'output format'
 complete -c auth -n '__auth_at \'token\'' -l 'id-token' -d 'print the ID token instead'
 complete -c auth -n '__auth_at \'token\'' -l 'no-refresh' -d 'never contact the server'
 complete -c auth -n '__auth_at \'token\'' -s 'h' -l 'help' -d 'display help for command'

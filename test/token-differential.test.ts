@@ -57,7 +57,7 @@ async function differential(args: string[], home: string, env: Env, expectPath: 
 }
 
 const keyring = keyringRequirement();
-const FORMATS: string[][] = [['token'], ['token', '--format', 'raw'], ['token', '--format', 'json'], ['token', '--format=header'], ['token', '--id-token'], ['token', '--id-token', '--format', 'json'], ['token', '--min-ttl', '0', '--no-refresh']];
+const FORMATS: string[][] = [['token'], ['token', '--format', 'raw'], ['token', '--format', 'json'], ['token', '--format=header'], ['token', '--id-token'], ['token', '--id-token', '--format', 'json'], ['token', '--format', 'env'], ['token', '--format', 'exec-credential'], ['token', '--id-token', '--format=exec-credential'], ['token', '--min-ttl', '0', '--no-refresh']];
 const LATER = 2 * 86_400_000; // past every token's expiry
 
 interface StoreCase {

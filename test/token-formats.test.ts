@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
@@ -6,7 +7,7 @@ import { makeHome, runCli } from './support/cli.js';
 
 type Sandbox = Awaited<ReturnType<typeof startSandbox>>;
 
-// docs/design.md §2 `auth token --format raw|json|header`, `--id-token`; docs/security.md §12.
+// docs/design.md §2 `auth token --format raw|json|header|env|exec-credential`, `--id-token`; docs/security.md §12.
 describe('auth token output formats', () => {
   let sandbox: Sandbox;
   const { home, cleanup } = makeHome('auth-formats-');
@@ -78,6 +79,36 @@ describe('auth token output formats', () => {
     expect(claims.aud).toBe('auth-cli');
   });
 
+  it('env: `AUTH_TOKEN=<token>`, one line, for `export "$(auth token --format env)"` and dotenv files', async () => {
+    const res = await runCli(['token', '--format', 'env'], { home });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toBe(`AUTH_TOKEN=${stored().access_token}\n`);
+    // What a shell makes of it.
+    const sh = spawnSync('sh', ['-c', `export "$(cat)"; printf %s "$AUTH_TOKEN"`], { input: res.stdout, encoding: 'utf8' });
+    expect(sh.stdout).toBe(stored().access_token);
+    const idt = await runCli(['token', '--format', 'env', '--id-token'], { home });
+    expect(idt.stdout).toBe(`AUTH_TOKEN=${stored().id_token}\n`);
+  });
+
+  it('exec-credential: a Kubernetes ExecCredential (v1, or the version KUBERNETES_EXEC_INFO asks for) with the expiry as RFC 3339 UTC', async () => {
+    const res = await runCli(['token', '--format', 'exec-credential'], { home });
+    expect(res.code, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout);
+    expect(out).toEqual({
+      apiVersion: 'client.authentication.k8s.io/v1',
+      kind: 'ExecCredential',
+      status: { token: stored().access_token, expirationTimestamp: new Date(stored().expires_at * 1000).toISOString().replace('.000Z', 'Z') },
+    });
+    expect(out.status.expirationTimestamp).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const execInfo = JSON.stringify({ kind: 'ExecCredential', apiVersion: 'client.authentication.k8s.io/v1beta1', spec: { interactive: false } });
+    const beta = await runCli(['token', '--format', 'exec-credential'], { home, env: { KUBERNETES_EXEC_INFO: execInfo } });
+    expect(JSON.parse(beta.stdout).apiVersion).toBe('client.authentication.k8s.io/v1beta1');
+    // --id-token (the Kubernetes OIDC authenticator): the ID token and its own expiry.
+    const idt = JSON.parse((await runCli(['token', '--format', 'exec-credential', '--id-token'], { home })).stdout);
+    const exp = JSON.parse(Buffer.from(String(stored().id_token).split('.')[1]!, 'base64url').toString()).exp as number;
+    expect(idt.status).toEqual({ token: stored().id_token, expirationTimestamp: new Date(exp * 1000).toISOString().replace('.000Z', 'Z') });
+  });
+
   it('--id-token without a stored ID token: exit 4, empty stdout, says why', async () => {
     const cred = stored();
     delete cred.id_token;
@@ -92,11 +123,11 @@ describe('auth token output formats', () => {
     const res = await runCli(['token', '--format', 'yaml'], { home });
     expect(res.code).toBe(2);
     expect(res.stdout).toBe('');
-    expect(res.stderr).toMatch(/raw, json, header/);
+    expect(res.stderr).toMatch(/raw, json, header, env, exec-credential/);
   });
 
   it('not logged in: every format prints nothing on stdout and exits 4 (R82)', async () => {
-    for (const format of ['raw', 'json', 'header']) {
+    for (const format of ['raw', 'json', 'header', 'env', 'exec-credential']) {
       const res = await runCli(['token', '-p', 'nobody', '--format', format], { home });
       expect(res.code).toBe(4);
       expect(res.stdout).toBe('');

@@ -28,5 +28,5 @@ export async function runToken(opts: TokenOptions, deps: Deps): Promise<void> {
   const idToken = Boolean(opts.idToken);
   const { credential } = await getToken({ guarded: true, serveValidOnOutage: true, minTtlMs, idToken, noRefresh: opts.refresh === false, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
   if (deps.io.stdoutIsTTY) deps.log.info(TTY_TOKEN_WARNING);
-  deps.io.stdout.write(formatToken(credential, format, idToken));
+  deps.io.stdout.write(formatToken(credential, format, idToken, deps.env.KUBERNETES_EXEC_INFO));
 }

@@ -251,7 +251,7 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
     // full CLI's), an expired token or a missing ID token goes to the full CLI.
     const decision = decideToken(cred, { minTtlMs: args.minTtl * 1000, idToken: args.idToken, noRefresh: false }, now, true);
     if (decision.kind !== 'serve') return undefined;
-    out = formatToken(cred, args.format, args.idToken);
+    out = formatToken(cred, args.format, args.idToken, env.KUBERNETES_EXEC_INFO);
   } catch {
     return undefined;
   }
