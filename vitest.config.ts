@@ -8,7 +8,7 @@ export default defineConfig({
     reporters: ['default'],
     // Three files at once on a 2-core machine: the suite is CPU-bound (every test starts the CLI), and
     // a third worker fills the gaps while others wait on real protocol intervals; four gain nothing.
-    maxWorkers: 4,
+    maxWorkers: 3,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       // Generous: the suite must pass on a loaded machine, even beside another `npm test`.

@@ -4,7 +4,7 @@
 
 _auth_subcommands() {
   case "$1" in
-    '') echo 'setup login status token exec refresh logout mfa profiles completion' ;;
+    '') echo 'setup login status token exec refresh logout mfa profiles git-credential setup-git setup-kube completion' ;;
     'mfa') echo 'setup unlock lock status disable backup-codes add code list remove' ;;
     'profiles') echo 'use remove' ;;
   esac
@@ -34,6 +34,9 @@ _auth_options() {
     'profiles') echo '--json -h --help -p --profile --debug --no-color' ;;
     'profiles use') echo '-h --help -p --profile --debug --no-color' ;;
     'profiles remove') echo '-h --help -p --profile --debug --no-color' ;;
+    'git-credential') echo '-h --help -p --profile --debug --no-color' ;;
+    'setup-git') echo '--host --dry-run -h --help -p --profile --debug --no-color' ;;
+    'setup-kube') echo '--user --context --id-token --dry-run -h --help -p --profile --debug --no-color' ;;
     'completion') echo '-h --help -p --profile --debug --no-color' ;;
   esac
 }
@@ -63,12 +66,16 @@ _auth_value_options() {
     'profiles') echo '-p --profile' ;;
     'profiles use') echo '-p --profile' ;;
     'profiles remove') echo '-p --profile' ;;
+    'git-credential') echo '-p --profile' ;;
+    'setup-git') echo '--host -p --profile' ;;
+    'setup-kube') echo '--user --context -p --profile' ;;
     'completion') echo '-p --profile' ;;
   esac
 }
 
 _auth_args() {
   case "$1" in
+    'git-credential') echo 'get store erase' ;;
     'completion') echo 'bash zsh fish' ;;
     'profiles use') auth __complete-profiles 2>/dev/null ;;
     'profiles remove') auth __complete-profiles 2>/dev/null ;;
@@ -101,6 +108,9 @@ _auth_values() {
     'profiles -p'|'profiles --profile') auth __complete-profiles 2>/dev/null ;;
     'profiles use -p'|'profiles use --profile') auth __complete-profiles 2>/dev/null ;;
     'profiles remove -p'|'profiles remove --profile') auth __complete-profiles 2>/dev/null ;;
+    'git-credential -p'|'git-credential --profile') auth __complete-profiles 2>/dev/null ;;
+    'setup-git -p'|'setup-git --profile') auth __complete-profiles 2>/dev/null ;;
+    'setup-kube -p'|'setup-kube --profile') auth __complete-profiles 2>/dev/null ;;
     'completion -p'|'completion --profile') auth __complete-profiles 2>/dev/null ;;
   esac
 }

@@ -67,7 +67,15 @@ export interface Deps {
   openStore(kind: StorageKind | undefined, profile: string): Promise<TokenStore>;
   /** Runs a command with inherited stdio and the given environment, forwarding SIGINT/SIGTERM (`auth exec`). */
   runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ChildOutcome>;
+  /** The user's home directory (kubectl's ~/.kube/config lives there). */
+  home: string;
+  /** The absolute path of this auth (bin/auth.js, symlinks resolved): what git and kubectl are told to run. */
+  authPath: string;
+  /** Runs a tool to completion without a terminal (`auth setup-git` runs git), its output captured. */
+  runCapture(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<CapturedOutcome>;
 }
+
+export type CapturedOutcome = { exitCode: number; stdout: string; stderr: string } | { spawnError: string };
 
 /** How a child ended: its exit status (128 + n for signal n, as shells report it), or why it could not start. */
 export type ChildOutcome = { exitCode: number } | { spawnError: string };

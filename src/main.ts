@@ -2,6 +2,8 @@ import { CommanderError, type Command } from 'commander';
 import { GLOBAL_OPTIONS, makeKit, Program, type Globals } from './cli/kit.js';
 import { registerCompletion } from './cli/completion.js';
 import { registerExec } from './cli/exec.js';
+import { registerGit } from './cli/git.js';
+import { registerKube } from './cli/kube.js';
 import { registerLogin } from './cli/login.js';
 import { registerLogout } from './cli/logout.js';
 import { registerMfa } from './cli/mfa.js';
@@ -47,7 +49,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
 
   const kit = makeKit(program, getDeps, setExit);
   // The order here is the order of `auth --help`.
-  for (const register of [registerSetup, registerLogin, registerStatus, registerToken, registerExec, registerRefresh, registerLogout, registerMfa, registerProfiles, registerCompletion]) register(kit);
+  for (const register of [registerSetup, registerLogin, registerStatus, registerToken, registerExec, registerRefresh, registerLogout, registerMfa, registerProfiles, registerGit, registerKube, registerCompletion]) register(kit);
 
   return program;
 }

@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { constants as osConstants, homedir, hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
 import { resolvePaths } from './config/paths.js';
-import type { Browser, ChildOutcome, Deps, Logger } from './deps.js';
+import type { Browser, CapturedOutcome, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
 import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded-fetch.js';
 import { httpTransport } from './flows/http-transport.js';
@@ -50,6 +51,9 @@ export function createSystemDeps(options: { color: boolean; debug: boolean; secr
     signal: controller.signal,
     openStore: (kind, profile) => openStore(kind, profile, deps),
     runChild,
+    runCapture,
+    authPath: selfPath(),
+    home: homedir(),
   };
   return deps;
 }
@@ -58,6 +62,25 @@ export function createSystemDeps(options: { color: boolean; debug: boolean; secr
 function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
   const fixed = testClockMs(env);
   return fixed === undefined ? undefined : { now: () => fixed };
+}
+
+function selfPath(): string {
+  const main = process.argv[1] ?? '';
+  try {
+    return realpathSync(main);
+  } catch {
+    return main;
+  }
+}
+
+function runCapture(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<CapturedOutcome> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env, encoding: 'utf8', maxBuffer: 1024 * 1024, windowsHide: true }, (error, stdout, stderr) => {
+      const e = error as (NodeJS.ErrnoException & { code?: number | string }) | null;
+      if (e && typeof e.code === 'string') return resolve({ spawnError: e.code });
+      resolve({ exitCode: e ? (typeof e.code === 'number' ? e.code : 1) : 0, stdout, stderr });
+    });
+  });
 }
 
 /**

@@ -48,6 +48,9 @@ function makeDeps(home: string, env: NodeJS.ProcessEnv): TestDeps {
     signal: new AbortController().signal,
     openStore: async (kind, profile) => (await import('../src/store/select.js')).openStore(kind, profile, deps),
     runChild: async () => ({ spawnError: 'not used by the store tests' }),
+    runCapture: async () => ({ spawnError: 'unused' }),
+    authPath: '/usr/local/bin/auth',
+    home: '/nonexistent-home',
   };
   return deps;
 }

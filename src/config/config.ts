@@ -35,7 +35,11 @@ export interface ProfileConfig {
   mfa?: MfaConfig;
   endpoints?: EndpointsConfig;
   privateKeyFile?: string;
+  /** `auth git-credential`: the git hosts (`host[:port]`) this profile signs in to, and the username git sends. */
+  git?: GitConfig;
 }
+
+interface GitConfig { hosts?: string[]; username?: string }
 
 export interface Config {
   active?: string;
@@ -46,11 +50,12 @@ type FieldKind = 'string' | 'stringList' | 'flow' | 'storage' | 'port' | 'bool' 
 const PROFILE_FIELDS: Record<string, FieldKind> = {
   provider: 'string', issuer: 'string', clientId: 'string', clientSecretEnv: 'string',
   scopes: 'stringList', resources: 'stringList', flow: 'flow', storage: 'storage',
-  redirect: 'object', mfa: 'object', endpoints: 'object', privateKeyFile: 'string',
+  redirect: 'object', mfa: 'object', endpoints: 'object', privateKeyFile: 'string', git: 'object',
 };
 const NESTED_FIELDS: Record<string, Record<string, FieldKind>> = {
   redirect: { host: 'loopbackHost', port: 'port', path: 'string' },
   mfa: { required: 'bool', unlockMinutes: 'minutes' },
+  git: { hosts: 'stringList', username: 'string' },
   endpoints: {
     authorization: 'string', token: 'string', deviceAuthorization: 'string',
     revocation: 'string', userinfo: 'string', jwks: 'string',

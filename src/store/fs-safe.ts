@@ -243,9 +243,12 @@ export function readTrustedFile(file: string, opts: { maxBytes?: number } = {}):
  * temp file in the same directory (O_EXCL, 0600) → fsync → rename → fsync dir. With a
  * `reservation` for this file, its temp file is used (and consumed) when the data fits.
  */
-export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions & { reservation?: WriteReservation } = {}): void {
+export function writePrivateFileAtomic(file: string, data: string | Buffer, opts: PrivateFileOptions & { reservation?: WriteReservation; foreignDir?: boolean } = {}): void {
   const dir = dirname(file);
-  ensurePrivateDir(dir, opts.warn);
+  // foreignDir: another tool's file (a kubeconfig): its directory is created private when missing
+  // but otherwise left as its owner set it.
+  if (opts.foreignDir) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  else ensurePrivateDir(dir, opts.warn);
   try {
     if (lstatSync(file).isSymbolicLink()) throw storageError(`Refusing to write ${file}: it is a symbolic link.`);
   } catch (e) {

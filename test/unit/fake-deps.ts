@@ -59,6 +59,9 @@ export function fakeDeps(stored: Record<string, Credential>, opts: { unreadable?
     signal: new AbortController().signal,
     openStore: async () => store,
     runChild: async () => ({ spawnError: 'unused' }),
+    runCapture: async () => ({ spawnError: 'unused' }),
+    authPath: '/usr/local/bin/auth',
+    home: '/nonexistent-home',
   };
   return { deps, fetches, logged, stdout, stored };
 }
