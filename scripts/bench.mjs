@@ -196,7 +196,9 @@ async function main() {
 
     const node0 = { name: 'node -e 0', argv: [process.execPath, '-e', '0'], env: fileEnv };
     const tokenFile = { name: 'auth token (file store)', argv: [process.execPath, BIN, 'token'], env: fileEnv };
-    const cmds = [node0, tokenFile];
+    // docs/design.md §7: kubectl's exec plugin call is answered by the same warm path, same budget.
+    const execCred = { name: 'auth token --format exec-credential', argv: [process.execPath, BIN, 'token', '--format', 'exec-credential'], env: fileEnv };
+    const cmds = [node0, tokenFile, execCred];
 
     // 2. Keychain store, when a Secret Service can be started.
     const keyring = await startKeyring(work);
@@ -229,7 +231,7 @@ async function main() {
       const ratio = wall[i].median / wall[b].median;
       const paired = wall[i].times ? ` (per-round ${fmt(median(wall[i].times.map((t, r) => t / wall[b].times[r])), 3)}×)` : '';
       // docs/design.md §7 budgets the file store; the keychain figure is reported (Secret Service round trips).
-      const budgeted = cmds[i] === tokenFile;
+      const budgeted = cmds[i] === tokenFile || cmds[i] === execCred;
       const verdict = !budgeted ? '(reported; no budget)' : ratio <= BUDGET.wall ? `✓ budget ${BUDGET.wall}×` : `✗ over budget ${BUDGET.wall}×`;
       line(cmds[i].name, `${fmt(wall[i].median)} ms [${fmt(wall[i].p25)}–${fmt(wall[i].p75)}]  ${fmt(ratio, 3)}×${paired}  ${verdict}`);
     }
