@@ -247,6 +247,31 @@ async function main() {
     }
     if (!keyring) console.log('  (keychain store skipped: no dbus-run-session / gnome-keyring-daemon on this machine)');
 
+    // `auth git-credential get` (docs/design.md §7: the same warm path and budget as `auth token`):
+    // git's request on stdin, interleaved with `node -e 0` given the same stdin.
+    {
+      writeFileSync(join(fileHome, 'config.yaml'), readFileSync(join(fileHome, 'config.yaml'), 'utf8').replace(/^( {2}default:\n)/m, '$1    git: { hosts: [git.example.com] }\n'));
+      const request = 'protocol=https\nhost=git.example.com\n\n';
+      const once = (argv) => {
+        const started = process.hrtime.bigint();
+        const res = spawnSync(argv[0], argv.slice(1), { env: fileEnv, input: request, stdio: ['pipe', 'pipe', 'pipe'] });
+        if (res.status !== 0) throw new Error(`${argv.join(' ')} exited ${res.status}: ${res.stderr}`);
+        return Number(process.hrtime.bigint() - started) / 1e6;
+      };
+      const helperArgv = [process.execPath, BIN, 'git-credential', 'get'];
+      once(helperArgv); // the full CLI indexes the changed config.yaml
+      if (!/password=/.test(spawnSync(helperArgv[0], helperArgv.slice(1), { env: fileEnv, input: request }).stdout.toString())) throw new Error('git-credential get printed no password');
+      const base = [];
+      const helper = [];
+      for (let r = 0; r < RUNS; r++) {
+        base.push(once([process.execPath, '-e', '0']));
+        helper.push(once(helperArgv));
+      }
+      const ratio = median(helper) / median(base);
+      console.log('\nauth git-credential get (file store, request on stdin; own loop, interleaved with node -e 0 given the same stdin)');
+      line('auth git-credential get', `${fmt(median(helper))} ms vs ${fmt(median(base))} ms  ${fmt(ratio, 3)}×  ${ratio <= BUDGET.wall ? '✓' : '✗ over'} budget ${BUDGET.wall}×`);
+    }
+
     console.log('\nLogin (browser flow, scripted browser, local sandbox provider)');
     if (logins.length) {
       line('callback → credential stored', `median ${median(logins)} ms [min ${Math.min(...logins)}, max ${Math.max(...logins)}] over ${logins.length} logins  ${median(logins) < BUDGET.loginMs ? '✓' : '✗'} budget < ${BUDGET.loginMs} ms`);

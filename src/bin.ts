@@ -3,9 +3,9 @@
  * valid stored token is answered here (src/fast/token.ts); everything else is
  * in dist/main.cjs, loaded only when needed (docs/design.md §7).
  */
-import { fstatSync, statSync, writeSync } from 'node:fs';
+import { fstatSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { fastToken, type FastHandoff, type FastIO } from './fast/token.js';
+import { fastGitCredential, fastToken, type FastHandoff, type FastIO } from './fast/token.js';
 
 declare const __dirname: string;
 
@@ -58,7 +58,42 @@ const fdIO: FastIO = {
   },
 };
 
+/**
+ * git's credential request, read whole from a pipe or file (git closes it after the request).
+ * `complete` is false when stdin is a terminal or would block: then the full CLI reads it.
+ */
+function readRequestSync(): { text: string; complete: boolean } {
+  let text = '';
+  try {
+    const st = fstatSync(0);
+    if (!st.isFIFO() && !st.isFile() && !st.isSocket()) return { text, complete: false };
+    const buf = Buffer.alloc(64 * 1024);
+    for (;;) {
+      const n = readSync(0, buf, 0, buf.length, null);
+      if (n === 0) return { text, complete: true };
+      text += buf.toString('utf8', 0, n);
+      if (text.length > 64 * 1024) return { text, complete: false };
+    }
+  } catch {
+    return { text, complete: false };
+  }
+}
+
 export function run(argv: string[]): void {
+  if (argv.length === 2 && argv[0] === 'git-credential' && argv[1] === 'get') {
+    const request = readRequestSync();
+    // What was read goes to the full CLI, ahead of whatever stdin still holds.
+    const handoff: FastHandoff = { stdinPrefix: request.text, ...(request.complete ? { stdinComplete: true } : {}) };
+    if (!request.complete) return runMain(argv, handoff);
+    fastGitCredential(request.text, process.env, fdIO, handoff).then(
+      (code) => {
+        if (code === undefined) runMain(argv, handoff);
+        else process.exitCode = code;
+      },
+      () => runMain(argv, handoff),
+    );
+    return;
+  }
   if (!argv.includes('token')) return runMain(argv);
   const handoff: FastHandoff = {};
   fastToken(argv, process.env, fdIO, handoff).then(

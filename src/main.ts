@@ -65,7 +65,7 @@ export async function main(argv: string[], handoff: FastHandoff = {}): Promise<n
   const program = buildProgram((g) => {
     const debug = Boolean(g.debug) || process.env.AUTH_DEBUG === '1';
     const color = g.color !== false && !('NO_COLOR' in process.env) && Boolean(process.stderr.isTTY);
-    deps = createSystemDeps({ color, debug, ...(handoff.secretService ? { secretService: handoff.secretService } : {}) });
+    deps = createSystemDeps({ color, debug, ...(handoff.secretService ? { secretService: handoff.secretService } : {}), ...(handoff.stdinPrefix !== undefined ? { stdin: { prefix: handoff.stdinPrefix, complete: Boolean(handoff.stdinComplete) } } : {}) });
     return deps;
   }, (code) => (exitCode = code));
   program.exitOverride();

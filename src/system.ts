@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { constants as osConstants, homedir, hostname } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { resolvePaths } from './config/paths.js';
 import type { Browser, CapturedOutcome, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
@@ -15,13 +16,14 @@ import { createLogger, redactUrl } from './ui/log.js';
 import { createPrompter } from './ui/prompter.js';
 
 /** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
-export function createSystemDeps(options: { color: boolean; debug: boolean; secretService?: FastHandoff['secretService'] }): Deps {
+export function createSystemDeps(options: { color: boolean; debug: boolean; secretService?: FastHandoff['secretService']; stdin?: { prefix: string; complete: boolean } }): Deps {
   // A copy: nothing below mutates the process environment (docs/architecture.md "Layers").
   const env: NodeJS.ProcessEnv = { ...process.env };
   const io = {
     stdout: process.stdout,
     stderr: process.stderr,
-    stdin: process.stdin,
+    // bin.ts may have read some of stdin already (the warm path of `auth git-credential get`).
+    stdin: options.stdin ? stdinAfter(options.stdin.prefix, options.stdin.complete) : process.stdin,
     stdinIsTTY: Boolean(process.stdin.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
@@ -62,6 +64,13 @@ export function createSystemDeps(options: { color: boolean; debug: boolean; secr
 function testClock(env: NodeJS.ProcessEnv): { now(): number } | undefined {
   const fixed = testClockMs(env);
   return fixed === undefined ? undefined : { now: () => fixed };
+}
+
+function stdinAfter(prefix: string, complete: boolean): NodeJS.ReadableStream {
+  return Readable.from((async function* () {
+    if (prefix) yield Buffer.from(prefix);
+    if (!complete) for await (const chunk of process.stdin) yield chunk as Buffer;
+  })());
 }
 
 function selfPath(): string {

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/provider.mjs';
-import { baseEnv, BIN, errorLine, makeHome, runCli, runTool } from './support/cli.js';
+import { baseEnv, BIN, errorLine, makeHome, ROOT, runCli, runTool } from './support/cli.js';
 
 // docs/design.md §2 `auth git-credential` and `auth setup-git`, with a real git cloning over HTTP
 // from `git http-backend` behind a server that demands Basic auth whose password the sandbox
@@ -165,6 +165,22 @@ describe.skipIf(!GIT && !required)('git: auth as the credential helper of a real
     const res = await helper('get', `protocol=http\nhost=${host}\npath=repo.git\nwwwauth[]=Basic realm="git"\ncapability[]=authtype\n\n`);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toBe(`username=oauth2\npassword=${stored().access_token}\npassword_expiry_utc=${stored().expires_at}\n`);
+  });
+
+  it('get is answered by the warm path (dist/main.cjs never loaded), byte for byte as the full CLI answers it', async () => {
+    const request = `protocol=http\nhost=${host}\npath=repo.git\n\n`;
+    await helper('get', request); // the full CLI indexes config.yaml after setup-git changed it
+    const out = join(home, 'probe');
+    const warm = await helper('get', request, { NODE_OPTIONS: `--require ${join(ROOT, 'test', 'support', 'fast-probe.cjs')}`, AUTH_PROBE_OUT: out });
+    expect(readFileSync(out, 'utf8').trim()).toBe('fast');
+    const full = await helper('get', request, { AUTH_DEBUG: '1' });
+    expect(warm.code).toBe(0);
+    expect(warm.stdout).toBe(full.stdout);
+    expect(warm.stdout).toContain(`password=${stored().access_token}\n`);
+    // An unknown host is answered there too: nothing, exit 0.
+    const other = await helper('get', 'protocol=https\nhost=elsewhere.example\n\n', { NODE_OPTIONS: `--require ${join(ROOT, 'test', 'support', 'fast-probe.cjs')}`, AUTH_PROBE_OUT: out });
+    expect(other.stdout).toBe('');
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toEqual(['fast', 'fast']);
   });
 
   it('get for a host no profile serves: nothing on stdout or stderr, exit 0 (git asks its next helper)', async () => {

@@ -1,7 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Config } from '../config/config.js';
 import type { Deps } from '../deps.js';
-import { DEFAULT_GIT_USERNAME, formatGitCredential, gitTransportAllowed, sameGitHost, type GitCredentialRequest } from '../domain/git-credential.js';
+import { DEFAULT_GIT_USERNAME, formatGitCredential, gitTransportAllowed, profileForGitHost, type GitCredentialRequest } from '../domain/git-credential.js';
 import { acquireProfileLock } from '../store/profile-lock.js';
 import { updateConfig } from '../config/config.js';
 import { AuthError } from '../errors.js';
@@ -15,14 +14,6 @@ import { getToken } from './get-token.js';
  * git moves on to its next helper.
  */
 
-/** The profile serving `host`, or undefined. Several profiles may serve different hosts. */
-function profileForGitHost(config: Config, host: string): string | undefined {
-  for (const [name, profile] of Object.entries(config.profiles)) {
-    if (profile.git?.hosts?.some((h) => sameGitHost(h, host))) return name;
-  }
-  return undefined;
-}
-
 export type GitGetResult =
   | { kind: 'not-served'; reason?: string }
   | { kind: 'credential'; profile: string; output: string };
@@ -30,7 +21,7 @@ export type GitGetResult =
 export async function gitCredentialGet(req: GitCredentialRequest, deps: Deps): Promise<GitGetResult> {
   if (!req.host) return { kind: 'not-served' };
   const { config } = loadProfile(deps, {});
-  const profile = profileForGitHost(config, req.host);
+  const profile = profileForGitHost(config.profiles, req.host);
   if (!profile) return { kind: 'not-served' };
   if (!gitTransportAllowed(req.protocol, req.host)) {
     return { kind: 'not-served', reason: `profile ${profile} serves ${req.host}, but not over ${req.protocol ?? 'an unknown protocol'}: a token goes over https only (plain http only to this machine)` };
@@ -48,7 +39,7 @@ export async function gitCredentialGet(req: GitCredentialRequest, deps: Deps): P
 export async function gitCredentialErase(req: GitCredentialRequest, deps: Deps): Promise<{ profile?: string; marked: boolean }> {
   if (!req.host || !req.password) return { marked: false };
   const { config } = loadProfile(deps, {});
-  const name = profileForGitHost(config, req.host);
+  const name = profileForGitHost(config.profiles, req.host);
   if (!name) return { marked: false };
   const { profile } = loadProfile(deps, { profile: name });
   const store = await storeFor(profile, deps);
@@ -114,7 +105,7 @@ export async function setupGit(req: SetupGitRequest, deps: Deps): Promise<SetupG
   if (!profile.configured) {
     throw new AuthError('AUTH_USAGE', `There is no profile ${profile.name} yet.`, { hint: `Set it up first: \`auth setup\` or \`auth login -p ${profile.name} --issuer <url> --client-id <id>\`.` });
   }
-  const other = profileForGitHost(config, host);
+  const other = profileForGitHost(config.profiles, host);
   if (other !== undefined && other !== profile.name) {
     throw new AuthError('AUTH_USAGE', `Profile ${other} already serves git host ${host}.`, { hint: `Remove it from \`git.hosts\` of profile ${other} in ${deps.paths.configFile} first.` });
   }

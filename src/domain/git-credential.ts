@@ -28,7 +28,7 @@ export function parseGitCredentialRequest(text: string): GitCredentialRequest {
 }
 
 /** Hosts compared as git writes them: case-insensitive name, port kept. */
-export function sameGitHost(a: string, b: string): boolean {
+function sameGitHost(a: string, b: string): boolean {
   return a.toLowerCase() === b.toLowerCase();
 }
 
@@ -49,3 +49,11 @@ export function formatGitCredential(username: string, token: string, expiresAtMs
 
 /** The username git sends when the profile names none (as GitHub, GitLab and Azure DevOps accept). */
 export const DEFAULT_GIT_USERNAME = 'oauth2';
+
+/** The profile whose `git.hosts` lists `host`, or undefined. Several profiles may serve different hosts. */
+export function profileForGitHost(profiles: Record<string, { git?: { hosts?: string[] } }>, host: string): string | undefined {
+  for (const [name, profile] of Object.entries(profiles)) {
+    if (profile.git?.hosts?.some((h) => sameGitHost(h, host))) return name;
+  }
+  return undefined;
+}

@@ -4,7 +4,8 @@ import { dirname } from 'node:path';
 import type { Config } from '../config/config.js';
 import { resolvePaths, type Paths } from '../config/paths.js';
 import { resolveProfile, type ResolvedProfile } from '../config/resolve.js';
-import { parseCredential } from '../domain/credential.js';
+import { parseCredential, type Credential } from '../domain/credential.js';
+import { DEFAULT_GIT_USERNAME, formatGitCredential, gitTransportAllowed, parseGitCredentialRequest, profileForGitHost } from '../domain/git-credential.js';
 import { parseState } from '../domain/mfa-state.js';
 import { chooseCopy, decideToken, DEFAULT_MIN_TTL_S, mfaWindowOpen } from '../domain/token-plan.js';
 import { withKeychainTimeout } from '../store/keychain-timeout.js';
@@ -224,34 +225,53 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
  */
 export interface FastHandoff {
   secretService?: { bus: string; check: Promise<ServiceCheck> };
+  /** What bin.ts already read from stdin (`auth git-credential get`); `stdinComplete`: that was all of it. */
+  stdinPrefix?: string;
+  stdinComplete?: boolean;
+}
+
+/** Where the warm path reads: paths and the indexed config, or undefined (the full CLI decides). */
+function warmConfig(env: NodeJS.ProcessEnv): { paths: Paths; config: Config } | undefined {
+  // docs/security.md R03 is refused by main.ts; --debug output and the test clock live there too.
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' || env.AUTH_DEBUG === '1') return undefined;
+  // os.homedir() is $HOME on POSIX; reading it directly spares loading the os module.
+  const paths = resolvePaths(env, process.platform, !isWindows && env.HOME ? env.HOME : homedir());
+  const config = loadConfigCheaply(paths);
+  return config ? { paths, config } : undefined;
+}
+
+/**
+ * The read-only part of the token rule for one profile: the stored credential when the plan
+ * says `serve`, else undefined. Only `serve` is answered here; a refresh (even with
+ * --no-refresh, whose messages are the full CLI's), an expired token or a missing ID token
+ * goes to the full CLI.
+ */
+async function servedCredential(where: { paths: Paths; config: Config }, profileFlag: string | undefined, env: NodeJS.ProcessEnv, handoff: FastHandoff, plan: { minTtl: number; idToken: boolean }): Promise<{ cred: Credential; profile: ResolvedProfile } | undefined> {
+  const { paths, config } = where;
+  const now = testClockMs(env) ?? Date.now();
+  const profile = resolveProfile(config, env, profileFlag === undefined ? {} : { profile: profileFlag });
+  if (profile.clientSecretEnv && !env[profile.clientSecretEnv]) return undefined;
+  if (!mfaPermits(profile, paths, now)) return undefined;
+  const guarded = exists(mfaStateFile(paths, profile.name));
+  const text = await readCredentialText(profile, paths, env, guarded, handoff);
+  if (text === undefined) return undefined;
+  const cred = parseCredential(text);
+  if (!cred) return undefined;
+  const decision = decideToken(cred, { minTtlMs: plan.minTtl * 1000, idToken: plan.idToken, noRefresh: false }, now, true);
+  return decision.kind === 'serve' ? { cred, profile } : undefined;
 }
 
 /** Prints the token and returns 0, or returns undefined (nothing printed) for the full CLI to handle. */
 export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: FastIO, handoff: FastHandoff = {}): Promise<number | undefined> {
   const args = parseFastTokenArgs(argv);
   if (!args) return undefined;
-  // docs/security.md R03 is refused by main.ts; --debug output and the test clock live there too.
-  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' || env.AUTH_DEBUG === '1') return undefined;
-  const now = testClockMs(env) ?? Date.now();
   let out: string;
   try {
-    // os.homedir() is $HOME on POSIX; reading it directly spares loading the os module.
-    const paths = resolvePaths(env, process.platform, !isWindows && env.HOME ? env.HOME : homedir());
-    const config = loadConfigCheaply(paths);
-    if (!config) return undefined;
-    const profile = resolveProfile(config, env, args.profile === undefined ? {} : { profile: args.profile });
-    if (profile.clientSecretEnv && !env[profile.clientSecretEnv]) return undefined;
-    if (!mfaPermits(profile, paths, now)) return undefined;
-    const guarded = exists(mfaStateFile(paths, profile.name));
-    const text = await readCredentialText(profile, paths, env, guarded, handoff);
-    if (text === undefined) return undefined;
-    const cred = parseCredential(text);
-    if (!cred) return undefined;
-    // Only `serve` is answered here; a refresh (even with --no-refresh, whose messages are the
-    // full CLI's), an expired token or a missing ID token goes to the full CLI.
-    const decision = decideToken(cred, { minTtlMs: args.minTtl * 1000, idToken: args.idToken, noRefresh: false }, now, true);
-    if (decision.kind !== 'serve') return undefined;
-    out = formatToken(cred, args.format, args.idToken, env.KUBERNETES_EXEC_INFO);
+    const where = warmConfig(env);
+    if (!where) return undefined;
+    const served = await servedCredential(where, args.profile, env, handoff, args);
+    if (!served) return undefined;
+    out = formatToken(served.cred, args.format, args.idToken, env.KUBERNETES_EXEC_INFO);
   } catch {
     return undefined;
   }
@@ -260,6 +280,36 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
     io.write(1, out);
   } catch {
     // stdout closed under us (EPIPE): report failure, never fall back after output began.
+    return 1;
+  }
+  return 0;
+}
+
+/**
+ * `auth git-credential get` on the warm path (docs/design.md §7): git's request (already read
+ * from stdin by bin.ts), the profile whose git.hosts lists the host, the same read-only token
+ * rule as `auth token`. A host no profile serves is answered here too (nothing, exit 0);
+ * anything else — a refresh, a refused transport, not logged in — goes to the full CLI.
+ */
+export async function fastGitCredential(request: string, env: NodeJS.ProcessEnv, io: FastIO, handoff: FastHandoff = {}): Promise<number | undefined> {
+  let out: string;
+  try {
+    const req = parseGitCredentialRequest(request);
+    if (!req.host) return undefined;
+    const where = warmConfig(env);
+    if (!where) return undefined;
+    const name = profileForGitHost(where.config.profiles, req.host);
+    if (name === undefined) return 0;
+    if (!gitTransportAllowed(req.protocol, req.host)) return undefined;
+    const served = await servedCredential(where, name, env, handoff, { minTtl: DEFAULT_MIN_TTL_S, idToken: false });
+    if (!served) return undefined;
+    out = formatGitCredential(where.config.profiles[name]?.git?.username ?? DEFAULT_GIT_USERNAME, served.cred.accessToken, served.cred.expiresAt);
+  } catch {
+    return undefined;
+  }
+  try {
+    io.write(1, out);
+  } catch {
     return 1;
   }
   return 0;
