@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -62,6 +62,10 @@ describe.skipIf(keyring.skip)('long secrets in the OS keychain are stored in chu
     return { gen, count: Number(n), hash, names, parts, whole, cred: whole === undefined ? undefined : (JSON.parse(whole) as { access_token: string; refresh_token?: string; id_token?: string }) };
   }
 
+  // A daemon that died under the test is named as the cause, not left to read as a CLI fault.
+  afterEach(() => {
+    expect(kr?.daemonDeath()).toBeUndefined();
+  });
   beforeAll(async () => {
     keyring.assertAvailable();
     [kr, sandbox] = await Promise.all([startPrivateKeyring(), startSandbox({ accessTokenTTL: 3600 })]);

@@ -47,6 +47,8 @@ export interface PrivateKeyring {
   /** SIGSTOP / SIGCONT the keyring daemon: a Secret Service that stops answering. */
   pauseDaemon(): void;
   resumeDaemon(): void;
+  /** Why the daemon is gone when it died under the tests (it has crashed under load: glib trap), else undefined. */
+  daemonDeath(): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -177,6 +179,10 @@ export async function startPrivateKeyring(opts: KeyringOptions = {}): Promise<Pr
       lookup,
       pauseDaemon: () => signalDaemon('SIGSTOP'),
       resumeDaemon: () => signalDaemon('SIGCONT'),
+      daemonDeath: () => {
+        if (!keyring || (keyring.exitCode === null && keyring.signalCode === null)) return undefined;
+        return `gnome-keyring-daemon ended (${keyring.signalCode ?? `exit ${keyring.exitCode}`}) during the tests: ${keyringErr.trim().slice(-500) || 'no output'}`;
+      },
       stop: async () => {
         if (keyring && keyring.exitCode === null) keyring.kill('SIGCONT');
         await stop();
