@@ -85,18 +85,16 @@ export function run(argv: string[]): void {
     // What was read goes to the full CLI, ahead of whatever stdin still holds.
     const handoff: FastHandoff = { stdinPrefix: request.text, ...(request.complete ? { stdinComplete: true } : {}) };
     if (!request.complete) return runMain(argv, handoff);
-    fastGitCredential(request.text, process.env, fdIO, handoff).then(
-      (code) => {
-        if (code === undefined) runMain(argv, handoff);
-        else process.exitCode = code;
-      },
-      () => runMain(argv, handoff),
-    );
-    return;
+    return answerOrMain(fastGitCredential(request.text, process.env, fdIO, handoff), argv, handoff);
   }
   if (!argv.includes('token')) return runMain(argv);
   const handoff: FastHandoff = {};
-  fastToken(argv, process.env, fdIO, handoff).then(
+  answerOrMain(fastToken(argv, process.env, fdIO, handoff), argv, handoff);
+}
+
+/** The warm path's exit code, or (undefined, or a failure) the full CLI with what it learned. */
+function answerOrMain(answer: Promise<number | undefined>, argv: string[], handoff: FastHandoff): void {
+  answer.then(
     (code) => {
       if (code === undefined) runMain(argv, handoff);
       else process.exitCode = code;

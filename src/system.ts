@@ -238,20 +238,17 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
     },
     async open(url, hide = [], lateFailure) {
       assertLaunchableUrl(url);
-      const hidden = [...BROWSER_UNSAFE_ENV, ...hide];
+      const childEnv = { ...env };
+      for (const name of [...BROWSER_UNSAFE_ENV, ...hide]) delete childEnv[name];
       if (command) {
         log.debug(`launching browser via ${env.AUTH_BROWSER ? 'AUTH_BROWSER' : 'BROWSER'}`);
         await new Promise<void>((resolve, reject) => {
-          const childEnv = { ...env };
-          for (const name of hidden) delete childEnv[name];
           const child = spawn(command, [url], { stdio: 'ignore', detached: true, shell: false, windowsHide: true, env: childEnv });
           child.once('error', (e) => reject(new AuthError('AUTH_FAILED', `Could not launch the browser command "${command}": ${(e as NodeJS.ErrnoException).code ?? e.message}.`)));
           child.once('spawn', () => { child.unref(); resolve(); });
         });
         return;
       }
-      const childEnv = { ...env };
-      for (const name of hidden) delete childEnv[name];
       // xdg-open / open exit at once with a non-zero code when there is no browser to start
       // (xdg-open: 3); that is a failed launch, which lets `auto` fall back to the device flow.
       // A launcher still running then (xdg-open trying one browser after another) may fail later:

@@ -15,6 +15,13 @@ export function loadProfile(deps: Deps, flags: ProfileFlags): ProfileContext {
   return { config, profile: resolveProfile(config, deps.env, flags) };
 }
 
+/** The profile must exist in config.yaml (commands that configure tools for it). */
+export function requireConfigured(profile: ResolvedProfile): void {
+  if (!profile.configured) {
+    throw new AuthError('AUTH_USAGE', `There is no profile ${profile.name} yet.`, { hint: `Set it up first: \`auth setup\` or \`auth login -p ${profile.name} --issuer <url> --client-id <id>\`.` });
+  }
+}
+
 export function storeFor(profile: ResolvedProfile, deps: Deps): Promise<TokenStore> {
   return deps.openStore(profile.storage, profile.name);
 }

@@ -4,7 +4,7 @@ import { DEFAULT_GIT_USERNAME, formatGitCredential, gitTransportAllowed, profile
 import { acquireProfileLock } from '../store/profile-lock.js';
 import { updateConfig } from '../config/config.js';
 import { AuthError } from '../errors.js';
-import { loadProfile, storeFor } from './context.js';
+import { loadProfile, requireConfigured, storeFor } from './context.js';
 import { getToken } from './get-token.js';
 
 /**
@@ -102,9 +102,7 @@ export async function setupGit(req: SetupGitRequest, deps: Deps): Promise<SetupG
     throw new AuthError('AUTH_USAGE', `--host must be a host name, optionally with :port (as in the git URL), got "${host.slice(0, 100)}".`, { hint: 'For https://git.example.com/org/repo.git run `auth setup-git --host git.example.com`.' });
   }
   const { config, profile } = loadProfile(deps, req.profile === undefined ? {} : { profile: req.profile });
-  if (!profile.configured) {
-    throw new AuthError('AUTH_USAGE', `There is no profile ${profile.name} yet.`, { hint: `Set it up first: \`auth setup\` or \`auth login -p ${profile.name} --issuer <url> --client-id <id>\`.` });
-  }
+  requireConfigured(profile);
   const other = profileForGitHost(config.profiles, host);
   if (other !== undefined && other !== profile.name) {
     throw new AuthError('AUTH_USAGE', `Profile ${other} already serves git host ${host}.`, { hint: `Remove it from \`git.hosts\` of profile ${other} in ${deps.paths.configFile} first.` });

@@ -4,7 +4,7 @@ import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from 'yaml';
 import type { Deps } from '../deps.js';
 import { AuthError } from '../errors.js';
 import { writePrivateFileAtomic } from '../store/fs-safe.js';
-import { loadProfile } from './context.js';
+import { loadProfile, requireConfigured } from './context.js';
 
 /**
  * `auth setup-kube` (docs/design.md §2): a kubeconfig `users:` entry whose exec plugin runs
@@ -39,9 +39,7 @@ function kubeconfigPath(env: NodeJS.ProcessEnv, home: string, platform: NodeJS.P
 
 export function setupKube(req: SetupKubeRequest, deps: Deps): SetupKubeResult {
   const { profile } = loadProfile(deps, req.profile === undefined ? {} : { profile: req.profile });
-  if (!profile.configured) {
-    throw new AuthError('AUTH_USAGE', `There is no profile ${profile.name} yet.`, { hint: `Set it up first: \`auth setup\` or \`auth login -p ${profile.name} --issuer <url> --client-id <id>\`.` });
-  }
+  requireConfigured(profile);
   const file = kubeconfigPath(deps.env, deps.home, deps.platform);
   const user = req.user ?? `auth-${profile.name}`;
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
