@@ -270,7 +270,8 @@ describe('no Secret Service: the file fallback (R73)', () => {
   });
 
   it('a bus that never answers: the keychain is given up within about 2 s and the command finishes (never hangs)', async () => {
-    const env = { AUTH_STORAGE: undefined, DBUS_SESSION_BUS_ADDRESS: `unix:path=${socket}` };
+    // The CLI's own 2 s bound, not the suite's raised one (test/support/cli.ts).
+    const env = { AUTH_STORAGE: undefined, DBUS_SESSION_BUS_ADDRESS: `unix:path=${socket}`, AUTH_TEST_KEYCHAIN_TIMEOUT_MS: undefined };
     const res = await runCli(loginArgs('silent'), { home, env, timeoutMs: 30_000 });
     expect(res.signal).toBeNull();
     expect(res.code).toBe(0);

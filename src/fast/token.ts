@@ -11,7 +11,7 @@ import { chooseCopy, decideToken, DEFAULT_MIN_TTL_S, mfaWindowOpen } from '../do
 import { withKeychainTimeout } from '../store/keychain-timeout.js';
 import { busKey, checkSecretService, type ServiceCheck } from '../store/secret-service-check.js';
 import { configFromIndex } from '../config/config-index.js';
-import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
+import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, keychainTimeoutMs, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../domain/token-output.js';
 
 /**
@@ -189,7 +189,7 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   // On Linux the binding blocks for good (even its constructor, on the main thread) against a bus or
   // keyring daemon that never answers: ask over a closable socket first (store/secret-service-check.ts).
   // The check's socket I/O overlaps loading the native binding (~3 ms), which does not touch D-Bus.
-  const check = process.platform === 'linux' ? checkSecretService(env) : undefined;
+  const check = process.platform === 'linux' ? checkSecretService(env, keychainTimeoutMs(env)) : undefined;
   if (check) handoff.secretService = { bus: busKey(env), check };
   let keyring: Keyring | undefined;
   try {
@@ -205,7 +205,7 @@ async function readCredentialText(profile: ResolvedProfile, paths: Paths, env: N
   const kr = keyring;
   // One Secret Service search for the credential and the MFA secret (each lookup is a round trip).
   // Bounded like every keychain call (store/keychain-timeout.ts); any failure → the full CLI decides.
-  const entries = await withKeychainTimeout((signal) => kr.findCredentialsAsync(KEYCHAIN_SERVICE, null, signal)).catch(() => undefined);
+  const entries = await withKeychainTimeout((signal) => kr.findCredentialsAsync(KEYCHAIN_SERVICE, null, signal), keychainTimeoutMs(env)).catch(() => undefined);
   if (entries === undefined) return undefined;
   const valueOf = (account: string) => entries.find((e) => e.account === account)?.password ?? null;
   if (!guarded && valueOf(mfaAccount(profile.name)) !== null) return undefined;

@@ -5,17 +5,17 @@ export class KeychainTimeout extends Error {}
 
 /**
  * The one bound on keychain calls (store/keychain.ts and the `auth token` fast path): the
- * call gets a signal that aborts after KEYCHAIN_TIMEOUT_MS, and the promise rejects with
- * KeychainTimeout then, whatever the call does.
+ * call gets a signal that aborts after `ms` (store/layout.ts keychainTimeoutMs), and the
+ * promise rejects with KeychainTimeout then, whatever the call does.
  */
-export async function withKeychainTimeout<T>(what: (signal: AbortSignal) => Promise<T>): Promise<T> {
+export async function withKeychainTimeout<T>(what: (signal: AbortSignal) => Promise<T>, ms = KEYCHAIN_TIMEOUT_MS): Promise<T> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       controller.abort();
-      reject(new KeychainTimeout(`the keychain did not answer within ${KEYCHAIN_TIMEOUT_MS / 1000} s`));
-    }, KEYCHAIN_TIMEOUT_MS);
+      reject(new KeychainTimeout(`the keychain did not answer within ${ms / 1000} s`));
+    }, ms);
   });
   try {
     return await Promise.race([what(controller.signal), timeout]);

@@ -19,14 +19,14 @@ import { VaultTokenStore, type SecretVault } from './vault.js';
  * touches the library before secret-service-check.ts has seen, over a socket
  * we can close, that a Secret Service answers; and a write counts only once
  * the Secret Service itself returns it. Calls are still bounded by
- * TIMEOUT_MS, as a last guard.
+ * store/layout.ts keychainTimeoutMs, as a last guard.
  *
  * Windows Credential Manager keeps at most 2560 bytes per secret
  * (CRED_MAX_CREDENTIAL_BLOB_SIZE), stored as UTF-16: about 1280 characters,
  * less than an OIDC credential with a JWT access token and ID token. A value
  * longer than maxSecret() is stored in chunks (see set()).
  */
-import { KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, KEYCHAIN_TIMEOUT_MS as TIMEOUT_MS } from './layout.js';
+import { KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, keychainTimeoutMs } from './layout.js';
 import { KeychainTimeout, withKeychainTimeout } from './keychain-timeout.js';
 import type { KeychainAvailability, StorageContext } from './context.js';
 
@@ -102,7 +102,8 @@ function reason(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.trim().replace(/\.$/, '');
 }
 
-const bounded = withKeychainTimeout;
+/** A keychain call under this invocation's bound (store/keychain-timeout.ts). */
+const bounded = <T>(env: NodeJS.ProcessEnv, what: (signal: AbortSignal) => Promise<T>) => withKeychainTimeout(what, keychainTimeoutMs(env));
 
 
 /**
@@ -115,8 +116,8 @@ export function probeKeychain(env: NodeJS.ProcessEnv, verdicts: StorageContext['
   let state = verdicts.get(busKey(env));
   if (!state) {
     state = process.platform === 'linux'
-      ? checkSecretService(env, TIMEOUT_MS)
-      : bounded((signal) => findCredentialsAsync(PROBE_SERVICE, null, signal)).then(
+      ? checkSecretService(env, keychainTimeoutMs(env))
+      : bounded(env, (signal) => findCredentialsAsync(PROBE_SERVICE, null, signal)).then(
           (): KeychainAvailability => ({ ok: true }),
           (e): KeychainAvailability => ({ ok: false, reason: reason(e) }),
         );
@@ -177,7 +178,7 @@ export class KeychainVault implements SecretVault {
   /** One entry as the keychain holds it: null when absent. */
   private async readRaw(account: string): Promise<string | null> {
     const entry = await this.entry(account);
-    return (await bounded((signal) => entry.getPassword(signal))) ?? null;
+    return (await bounded(this.env, (signal) => entry.getPassword(signal))) ?? null;
   }
 
   /** The value a header points at, or undefined when a chunk is missing or the whole does not match. */
@@ -216,13 +217,13 @@ export class KeychainVault implements SecretVault {
   private async writeVerified(entries: Array<[account: string, value: string]>): Promise<void> {
     for (const [account, value] of entries) {
       const entry = await this.entry(account);
-      await bounded((signal) => entry.setPassword(value, signal));
+      await bounded(this.env, (signal) => entry.setPassword(value, signal));
       // A write can "succeed" into a backend that does not keep it: read it back.
-      const back = await bounded((signal) => entry.getPassword(signal));
+      const back = await bounded(this.env, (signal) => entry.getPassword(signal));
       if (back !== value) throw new KeychainUnavailableError('the secret did not read back after writing it');
     }
     if (process.platform === 'linux') {
-      const items = await bounded((signal) => findCredentialsAsync(this.service, null, signal));
+      const items = await bounded(this.env, (signal) => findCredentialsAsync(this.service, null, signal));
       if (!entries.every(([account, value]) => items.some((c) => c.account === account && c.password === value))) {
         throw new KeychainUnavailableError('the secret landed in the non-persistent kernel keyring, not the Secret Service');
       }
@@ -270,10 +271,10 @@ export class KeychainVault implements SecretVault {
   /** Deletes one entry; true when it was there. The delete can report success when the keyring is unreachable: read back. */
   private async remove(account: string): Promise<boolean> {
     const entry = await this.entry(account);
-    const existed = (await bounded((signal) => entry.getPassword(signal))) != null;
+    const existed = (await bounded(this.env, (signal) => entry.getPassword(signal))) != null;
     if (!existed) return false;
-    await bounded((signal) => entry.deleteCredential(signal));
-    if ((await bounded((signal) => entry.getPassword(signal))) != null) throw new Error('the entry is still there after deleting it');
+    await bounded(this.env, (signal) => entry.deleteCredential(signal));
+    if ((await bounded(this.env, (signal) => entry.getPassword(signal))) != null) throw new Error('the entry is still there after deleting it');
     return true;
   }
 
@@ -281,7 +282,7 @@ export class KeychainVault implements SecretVault {
   private async chunkAccounts(key: string): Promise<string[]> {
     let items: Array<{ account: string }>;
     try {
-      items = await bounded((signal) => findCredentialsAsync(this.service, null, signal));
+      items = await bounded(this.env, (signal) => findCredentialsAsync(this.service, null, signal));
     } catch (e) {
       if (e instanceof KeychainTimeout) throw e;
       return []; // a listing the backend cannot give: the chunks named by the header are still removed

@@ -15,6 +15,18 @@ export const KEYCHAIN_CHUNK_PREFIX = 'authcli-chunked:';
 /** Every keychain call is bounded by this: a stuck keyring daemon must not hang a script. */
 export const KEYCHAIN_TIMEOUT_MS = 2000;
 
+/**
+ * The keychain bound for this invocation: KEYCHAIN_TIMEOUT_MS, or TEST ONLY
+ * AUTH_TEST_KEYCHAIN_TIMEOUT_MS (digits, milliseconds). The test suite raises it on a loaded
+ * machine, where a slow but working private keyring daemon must not read as a stuck one (and a
+ * call abandoned mid-request can crash gnome-keyring-daemon: docs/architecture.md "Tests").
+ * Not a user setting.
+ */
+export function keychainTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const raw = env.AUTH_TEST_KEYCHAIN_TIMEOUT_MS;
+  return raw !== undefined && /^\d{1,7}$/.test(raw) ? Number(raw) : KEYCHAIN_TIMEOUT_MS;
+}
+
 /** Keychain account of a profile's credential: the profile name itself. */
 export const credentialAccount = (profile: string) => profile;
 /** Keychain account of a profile's MFA factor (':' never occurs in a profile name). */

@@ -48,6 +48,11 @@ export function baseEnv(home: string, extra: Record<string, string | undefined> 
     // No test reaches a real keyring: without this the keyring library would try the
     // default session bus ($XDG_RUNTIME_DIR/bus). Keychain tests pass their private bus.
     DBUS_SESSION_BUS_ADDRESS: 'disabled:',
+    // The keychain tests' private gnome-keyring is slow on a loaded machine (two suites side by
+    // side): a call over the CLI's 2 s bound would read as a stuck keychain, and the call it
+    // abandons mid-request can crash gnome-keyring-daemon (docs/architecture.md "Tests"). The
+    // tests of the bound itself pass AUTH_TEST_KEYCHAIN_TIMEOUT_MS: undefined.
+    AUTH_TEST_KEYCHAIN_TIMEOUT_MS: '20000',
   };
   for (const [k, v] of Object.entries(extra)) {
     if (v === undefined) delete env[k];
