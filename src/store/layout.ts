@@ -18,9 +18,8 @@ export const KEYCHAIN_TIMEOUT_MS = 2000;
 /**
  * The keychain bound for this invocation: KEYCHAIN_TIMEOUT_MS, or TEST ONLY
  * AUTH_TEST_KEYCHAIN_TIMEOUT_MS (digits, milliseconds). The test suite raises it on a loaded
- * machine, where a slow but working private keyring daemon must not read as a stuck one (and a
- * call abandoned mid-request can crash gnome-keyring-daemon: docs/architecture.md "Tests").
- * Not a user setting.
+ * machine, where a slow but working private keyring daemon must not read as a stuck one
+ * (docs/architecture.md "Tests"). Not a user setting.
  */
 export function keychainTimeoutMs(env: NodeJS.ProcessEnv): number {
   const raw = env.AUTH_TEST_KEYCHAIN_TIMEOUT_MS;

@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { currentRelay } from './browser-relay.js';
+import { withKeyringRecovery } from './keyring.js';
 
 /** Runs the built CLI (bin/auth.js → dist/) as a child process, as users and scripts do. */
 export const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -83,8 +84,12 @@ export function spawnCli(args: string[], opts: CliOptions): ChildProcess & { res
   return Object.assign(child, { result, get stderrText() { return stderr; } });
 }
 
+/**
+ * Runs the CLI to completion. A call on a private keyring whose gnome-keyring-daemon died
+ * during it runs once more against a restarted daemon (test/support/keyring.ts).
+ */
 export function runCli(args: string[], opts: CliOptions): Promise<CliResult> {
-  return spawnCli(args, opts).result;
+  return withKeyringRecovery(baseEnv(opts.home, opts.env).DBUS_SESSION_BUS_ADDRESS, () => spawnCli(args, opts).result, `auth ${args[0] ?? ''}`);
 }
 
 /** Resolves when the child's stderr matches `pattern` (e.g. the printed authorization URL). */
