@@ -35,6 +35,8 @@ export function keyringRequirement(): SystemRequirement {
   return requireSystem('Keychain (Secret Service via gnome-keyring)', available, reason);
 }
 
+const TASKSET = process.platform === 'linux' && which('taskset');
+
 /** Private keyrings of this worker by bus address: runCli (test/support/cli.ts) recovers a call made on one. */
 const registry = new Map<string, <T>(call: () => Promise<T>, during: string) => Promise<T>>();
 
@@ -161,7 +163,12 @@ export async function startPrivateKeyring(opts: KeyringOptions = {}): Promise<Pr
       const password = join(root, 'password');
       writeFileSync(password, unlock ? 'test-keyring-password' : '', { mode: 0o600 });
       const stdin = openSync(password, 'r');
-      const child = spawn('gnome-keyring-daemon', ['--foreground', ...(unlock ? ['--unlock'] : []), '--components=secrets'], { stdio: [stdin, 'ignore', 'pipe'], env });
+      // Pinned to one CPU: gnome-keyring-daemon 42's client-registration race (docs/architecture.md
+      // "Tests") needs its threads to run at the same time; pinned, a stress run that crashed it
+      // 4 times in 3 minutes crashed it none.
+      const daemon = ['gnome-keyring-daemon', '--foreground', ...(unlock ? ['--unlock'] : []), '--components=secrets'];
+      const argv = TASKSET ? ['taskset', '-c', '0', ...daemon] : daemon;
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: [stdin, 'ignore', 'pipe'], env });
       closeSync(stdin);
       keyring = child;
       child.stderr!.setEncoding('utf8').on('data', (d: string) => (keyringErr += d));
