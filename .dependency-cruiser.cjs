@@ -1,6 +1,6 @@
 // The layering of src/ (docs/architecture.md "Layers"), checked by `npm run lint:deps` in `npm test`:
-//   domain ← protocol (flows, providers), infra (store, config, mfa) ← app ← cli (cli, commands, main, system, ui)
-//   fast → domain + the read-only part of infra
+//   domain ← protocol (flows, providers), infra (store, config, mfa) ← app (app, agent) ← cli (cli, commands, main, system, ui)
+//   fast → domain + the read-only part of infra + the agent client
 const BELOW_APP = '^src/(domain|flows|providers|store|config|mfa)/';
 const CLI = '^src/(cli/|commands/|main\\.ts$|system\\.ts$|bin\\.ts$)';
 const TERMINAL_UI = '^src/ui/(spinner|qr|prompter)\\.ts$|(^|/)node_modules/(@inquirer|ora|commander|qrcode-terminal|open)/';
@@ -21,7 +21,7 @@ module.exports = {
       severity: 'error',
       comment: 'Protocol and infra never reach up into use cases, commands, the composition root or the fast path.',
       from: { path: BELOW_APP },
-      to: { path: `^src/(app|fast)/|${CLI}` },
+      to: { path: `^src/(app|fast|agent)/|${CLI}` },
     },
     {
       name: 'app-below-cli',
@@ -31,10 +31,24 @@ module.exports = {
       to: { path: CLI },
     },
     {
+      name: 'agent-below-cli',
+      severity: 'error',
+      comment: 'The agent (src/agent/) is app-level: it uses app/ use cases and gets its Deps from the command that runs it.',
+      from: { path: '^src/agent/' },
+      to: { path: CLI },
+    },
+    {
+      name: 'agent-client-is-light',
+      severity: 'error',
+      comment: 'The agent client is loaded by every `auth token` (fast path): domain rules and config/paths.ts only (docs/design.md §7).',
+      from: { path: '^src/agent/client\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/domain/|^src/config/paths\\.ts$', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'no-terminal-ui-below-cli',
       severity: 'error',
       comment: 'Prompts, spinners, QR codes, commander and the browser launcher belong to the cli layer (cli/, commands/, main.ts, system.ts, ui/).',
-      from: { path: '^src/(domain|flows|providers|store|config|mfa|app|fast)/' },
+      from: { path: '^src/(domain|flows|providers|store|config|mfa|app|agent|fast)/' },
       to: { path: TERMINAL_UI },
     },
     {
@@ -44,7 +58,7 @@ module.exports = {
       from: { path: '^src/fast/' },
       to: {
         path: '^src/',
-        pathNot: '^src/(fast|domain)/|^src/store/(layout|keychain-timeout|secret-service-check)\\.ts$|^src/config/(paths|resolve|config-index|names)\\.ts$|^src/(errors|version)\\.ts$',
+        pathNot: '^src/(fast|domain)/|^src/agent/client\\.ts$|^src/store/(layout|keychain-timeout|secret-service-check)\\.ts$|^src/config/(paths|resolve|config-index|names)\\.ts$|^src/(errors|version)\\.ts$',
         dependencyTypesNot: ['type-only'],
       },
     },

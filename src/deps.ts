@@ -73,6 +73,8 @@ export interface Deps {
   authPath: string;
   /** Runs a tool to completion without a terminal (`auth setup-git` runs git), its output captured. */
   runCapture(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<CapturedOutcome>;
+  /** The `auth token` fast path already asked a running agent (src/agent/client.ts): do not ask again. */
+  agentAsked?: boolean;
 }
 
 export type CapturedOutcome = { exitCode: number; stdout: string; stderr: string } | { spawnError: string };

@@ -1,5 +1,6 @@
 import { CommanderError, type Command } from 'commander';
 import { GLOBAL_OPTIONS, makeKit, Program, type Globals } from './cli/kit.js';
+import { registerAgent } from './cli/agent.js';
 import { registerCompletion } from './cli/completion.js';
 import { registerExec } from './cli/exec.js';
 import { registerGit } from './cli/git.js';
@@ -49,7 +50,7 @@ export function buildProgram(getDeps: (g: Globals) => Deps, setExit: (code: numb
 
   const kit = makeKit(program, getDeps, setExit);
   // The order here is the order of `auth --help`.
-  for (const register of [registerSetup, registerLogin, registerStatus, registerToken, registerExec, registerRefresh, registerLogout, registerMfa, registerProfiles, registerGit, registerKube, registerCompletion]) register(kit);
+  for (const register of [registerSetup, registerLogin, registerStatus, registerToken, registerExec, registerRefresh, registerLogout, registerMfa, registerProfiles, registerGit, registerKube, registerAgent, registerCompletion]) register(kit);
 
   return program;
 }
@@ -65,7 +66,7 @@ export async function main(argv: string[], handoff: FastHandoff = {}): Promise<n
   const program = buildProgram((g) => {
     const debug = Boolean(g.debug) || process.env.AUTH_DEBUG === '1';
     const color = g.color !== false && !('NO_COLOR' in process.env) && Boolean(process.stderr.isTTY);
-    deps = createSystemDeps({ color, debug, ...(handoff.secretService ? { secretService: handoff.secretService } : {}), ...(handoff.stdinPrefix !== undefined ? { stdin: { prefix: handoff.stdinPrefix, complete: Boolean(handoff.stdinComplete) } } : {}) });
+    deps = createSystemDeps({ color, debug, ...(handoff.secretService ? { secretService: handoff.secretService } : {}), ...(handoff.stdinPrefix !== undefined ? { stdin: { prefix: handoff.stdinPrefix, complete: Boolean(handoff.stdinComplete) } } : {}), ...(handoff.agentAsked ? { agentAsked: true } : {}) });
     return deps;
   }, (code) => (exitCode = code));
   program.exitOverride();

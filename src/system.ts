@@ -16,7 +16,7 @@ import { createLogger, redactUrl } from './ui/log.js';
 import { createPrompter } from './ui/prompter.js';
 
 /** The real effects. Only this file (and bin/) touches process, global fetch, the clock and the browser. */
-export function createSystemDeps(options: { color: boolean; debug: boolean; secretService?: FastHandoff['secretService']; stdin?: { prefix: string; complete: boolean } }): Deps {
+export function createSystemDeps(options: { color: boolean; debug: boolean; secretService?: FastHandoff['secretService']; stdin?: { prefix: string; complete: boolean }; agentAsked?: boolean }): Deps {
   // A copy: nothing below mutates the process environment (docs/architecture.md "Layers").
   const env: NodeJS.ProcessEnv = { ...process.env };
   const io = {
@@ -56,6 +56,22 @@ export function createSystemDeps(options: { color: boolean; debug: boolean; secr
     runCapture,
     authPath: selfPath(),
     home: homedir(),
+    ...(options.agentAsked ? { agentAsked: true } : {}),
+  };
+  return deps;
+}
+
+/**
+ * Deps for one request the agent serves (src/agent/server.ts): what the stores remember is per
+ * request (a keychain that comes back is seen), and nothing prompts — the agent has no terminal
+ * to ask at, whatever its stdio is.
+ */
+export function requestDeps(base: Deps): Deps {
+  const deps: Deps = {
+    ...base,
+    io: { ...base.io, stdinIsTTY: false, stdoutIsTTY: false, stderrIsTTY: false },
+    storage: new StorageContext(),
+    openStore: (kind, profile) => openStore(kind, profile, deps),
   };
   return deps;
 }
@@ -265,4 +281,17 @@ function systemBrowser(env: NodeJS.ProcessEnv, platform: NodeJS.Platform, log: L
       }
     },
   };
+}
+
+/**
+ * `auth agent start`: this auth run in the background, in its own session, with no stdio (its
+ * opt-in log is AUTH_AGENT_LOG). `exited()`: it ended already (it could not start).
+ */
+export function startDetached(file: string, args: string[], env: NodeJS.ProcessEnv): { exited(): boolean } {
+  const child = spawn(process.execPath, [file, ...args], { detached: true, stdio: 'ignore', env, windowsHide: true });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  child.once('error', () => (exited = true));
+  child.unref();
+  return { exited: () => exited };
 }

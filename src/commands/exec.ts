@@ -2,6 +2,9 @@ import type { Config } from '../config/config.js';
 import type { Deps } from '../deps.js';
 import { usageError } from '../errors.js';
 import { getToken } from '../app/get-token.js';
+import { loadProfile } from '../app/context.js';
+import { DEFAULT_MIN_TTL_S } from '../domain/token-plan.js';
+import { askAgentFirst } from './token.js';
 import { sanitize } from '../ui/text.js';
 
 export interface ExecOptions {
@@ -43,8 +46,12 @@ export async function runExec(opts: ExecOptions, deps: Deps): Promise<number> {
   if (!VARIABLE_NAME.test(name)) throw usageError(`--env must be an environment variable name (letters, digits and _), not "${sanitize(name, 64)}".`);
   const [file, ...args] = opts.command;
   if (!file) throw usageError('auth exec needs a command to run.', 'Put it after --, for example: auth exec -- kubectl get pods');
-  const { config, profile, credential } = await getToken({ guarded: true, serveValidOnOutage: true, ...(opts.profile === undefined ? {} : { profile: opts.profile }) }, deps);
-  const outcome = await deps.runChild(file, args, { ...childEnvironment(deps.env, config, profile.clientSecretEnv), [name]: credential.accessToken });
+  const flags = opts.profile === undefined ? {} : { profile: opts.profile };
+  const fromAgent = await askAgentFirst(deps, { ...flags, minTtl: DEFAULT_MIN_TTL_S, idToken: false, format: 'raw' });
+  const { config, profile, token } = fromAgent !== undefined
+    ? { ...loadProfile(deps, flags), token: fromAgent.replace(/\n$/, '') }
+    : await getToken({ guarded: true, serveValidOnOutage: true, ...flags }, deps).then((r) => ({ ...r, token: r.credential.accessToken }));
+  const outcome = await deps.runChild(file, args, { ...childEnvironment(deps.env, config, profile.clientSecretEnv), [name]: token });
   if ('exitCode' in outcome) return outcome.exitCode;
   // Shell conventions: 127 command not found, 126 found but not runnable.
   const notFound = outcome.spawnError === 'ENOENT';

@@ -13,6 +13,7 @@ import { busKey, checkSecretService, type ServiceCheck } from '../store/secret-s
 import { configFromIndex } from '../config/config-index.js';
 import { configIndexFile, credentialAccount, credentialFile, KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, keychainTimeoutMs, mfaAccount, mfaSecretFile, mfaStateFile, testClockMs } from '../store/layout.js';
 import { formatToken, TOKEN_FORMATS, TTY_TOKEN_WARNING, type TokenFormat } from '../domain/token-output.js';
+import { agentOutput, agentRequestEnv, agentTokenRequest, mayAskAgent, type AgentVerdict } from '../agent/client.js';
 
 /**
  * The warm path of `auth token` (docs/design.md §7): a valid stored token printed
@@ -29,6 +30,8 @@ interface FastTokenArgs {
   minTtl: number;
   format: TokenFormat;
   idToken: boolean;
+  /** --no-refresh: the agent is not asked (it may have refreshed; the one-shot rule serves the stored token). */
+  noRefresh?: boolean;
 }
 
 /** Output by file descriptor: creating process.stdout alone costs ~5% of startup (docs/design.md §7). */
@@ -85,7 +88,10 @@ function parseFastTokenArgs(argv: string[]): FastTokenArgs | undefined {
       args.idToken = true;
     } else {
       // --no-refresh only matters when a refresh is due, which the fast path never serves.
-      if (name === '--no-refresh' && inline === undefined) continue;
+      if (name === '--no-refresh' && inline === undefined) {
+        args.noRefresh = true;
+        continue;
+      }
       return undefined;
     }
   }
@@ -228,6 +234,33 @@ export interface FastHandoff {
   /** What bin.ts already read from stdin (`auth git-credential get`); `stdinComplete`: that was all of it. */
   stdinPrefix?: string;
   stdinComplete?: boolean;
+  /** The agent was asked already and did not answer (or deferred): the full CLI does not ask again. */
+  agentAsked?: boolean;
+}
+
+/**
+ * Asks a running agent first (docs/architecture.md "How `auth token` flows"); undefined: no agent,
+ * or it deferred, and the caller carries on exactly as without one.
+ */
+async function fromAgent(env: NodeJS.ProcessEnv, request: Record<string, unknown>, handoff: FastHandoff): Promise<AgentVerdict> {
+  if (!mayAskAgent(env, false)) return undefined;
+  handoff.agentAsked = true;
+  return agentOutput(env, !isWindows && env.HOME ? env.HOME : homedir(), request);
+}
+
+/** The agent's verdict written out: its output (0), or its error line and exit code (a grant client). */
+function writeVerdict(verdict: NonNullable<AgentVerdict>, io: FastIO, ttyWarning: boolean): number {
+  try {
+    if (verdict.kind === 'error') {
+      io.write(2, `error: ${verdict.error}\n`);
+      return verdict.exit;
+    }
+    if (ttyWarning && io.stdoutIsTTY()) io.write(2, `${TTY_TOKEN_WARNING}\n`);
+    io.write(1, verdict.out);
+    return 0;
+  } catch {
+    return 1;
+  }
 }
 
 /** Where the warm path reads: paths and the indexed config, or undefined (the full CLI decides). */
@@ -267,6 +300,8 @@ export async function fastToken(argv: string[], env: NodeJS.ProcessEnv, io: Fast
   if (!args) return undefined;
   let out: string;
   try {
+    const verdict = args.noRefresh ? undefined : await fromAgent(env, agentTokenRequest(env, args), handoff);
+    if (verdict) return writeVerdict(verdict, io, true);
     const where = warmConfig(env);
     if (!where) return undefined;
     const served = await servedCredential(where, args.profile, env, handoff, args);
@@ -296,6 +331,8 @@ export async function fastGitCredential(request: string, env: NodeJS.ProcessEnv,
   try {
     const req = parseGitCredentialRequest(request);
     if (!req.host) return undefined;
+    const verdict = await fromAgent(env, { op: 'git', host: req.host, ...(req.protocol === undefined ? {} : { protocol: req.protocol }), env: agentRequestEnv(env) }, handoff);
+    if (verdict) return writeVerdict(verdict, io, false);
     const where = warmConfig(env);
     if (!where) return undefined;
     const name = profileForGitHost(where.config.profiles, req.host);

@@ -9,6 +9,7 @@ import { readPrivateFile, writePrivateFileAtomic } from './fs-safe.js';
 import { acquireLock } from './lock.js';
 import type { TokenStore } from './token-store.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
+import { touchChangeStamp } from './change-stamp.js';
 
 /**
  * Which store holds a profile's secrets (docs/design.md §4, docs/security.md R73).
@@ -26,7 +27,7 @@ import { VaultTokenStore, type SecretVault } from './vault.js';
  * other stores; deletes remove the secret from every store.
  */
 export async function openStore(kind: StorageKind | undefined, profile: string, deps: Deps): Promise<TokenStore> {
-  return new VaultTokenStore(await openVault(kind, profile, deps));
+  return new VaultTokenStore(await openVault(kind, profile, deps), (p) => touchChangeStamp(deps.paths, p));
 }
 
 /** The layered vault for a profile's secrets; `profile` names it in messages. */

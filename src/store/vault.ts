@@ -48,7 +48,8 @@ export function credentialFromSecret(text: string, where: string, profile: strin
 
 /** A TokenStore over one vault (no fallback, no moving): what the store contract tests exercise. */
 export class VaultTokenStore implements TokenStore {
-  constructor(readonly vault: SecretVault) {}
+  /** `changed`: called after every write or delete of a profile's credential (store/change-stamp.ts). */
+  constructor(readonly vault: SecretVault, private readonly changed?: (profile: string) => void) {}
   get kind(): StorageKind {
     return this.vault.kind;
   }
@@ -59,11 +60,19 @@ export class VaultTokenStore implements TokenStore {
     const text = await this.vault.get(profile);
     return text === undefined ? undefined : credentialFromSecret(text, this.vault.describe(profile), profile);
   }
-  set(profile: string, credential: Credential): Promise<void> {
-    return this.vault.set(profile, serializeCredential(credential));
+  async set(profile: string, credential: Credential): Promise<void> {
+    try {
+      await this.vault.set(profile, serializeCredential(credential));
+    } finally {
+      this.changed?.(profile);
+    }
   }
-  delete(profile: string): Promise<boolean> {
-    return this.vault.delete(profile);
+  async delete(profile: string): Promise<boolean> {
+    try {
+      return await this.vault.delete(profile);
+    } finally {
+      this.changed?.(profile);
+    }
   }
   reserveWrite(profile: string): void {
     this.vault.reserveWrite?.(profile);
