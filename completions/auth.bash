@@ -4,9 +4,10 @@
 
 _auth_subcommands() {
   case "$1" in
-    '') echo 'setup login status token exec refresh logout mfa profiles git-credential setup-git setup-kube completion' ;;
+    '') echo 'setup login status token exec refresh logout mfa profiles git-credential setup-git setup-kube agent completion' ;;
     'mfa') echo 'setup unlock lock status disable backup-codes add code list remove' ;;
     'profiles') echo 'use remove' ;;
+    'agent') echo 'start run stop status grant grants revoke' ;;
   esac
 }
 
@@ -37,6 +38,14 @@ _auth_options() {
     'git-credential') echo '-h --help -p --profile --debug --no-color' ;;
     'setup-git') echo '--host --dry-run -h --help -p --profile --debug --no-color' ;;
     'setup-kube') echo '--user --context --id-token --dry-run -h --help -p --profile --debug --no-color' ;;
+    'agent') echo '-h --help -p --profile --debug --no-color' ;;
+    'agent start') echo '-h --help -p --profile --debug --no-color' ;;
+    'agent run') echo '-h --help -p --profile --debug --no-color' ;;
+    'agent stop') echo '-h --help -p --profile --debug --no-color' ;;
+    'agent status') echo '--json -h --help -p --profile --debug --no-color' ;;
+    'agent grant') echo '--ttl -h --help -p --profile --debug --no-color' ;;
+    'agent grants') echo '--json -h --help -p --profile --debug --no-color' ;;
+    'agent revoke') echo '-h --help -p --profile --debug --no-color' ;;
     'completion') echo '-h --help -p --profile --debug --no-color' ;;
   esac
 }
@@ -69,6 +78,14 @@ _auth_value_options() {
     'git-credential') echo '-p --profile' ;;
     'setup-git') echo '--host -p --profile' ;;
     'setup-kube') echo '--user --context -p --profile' ;;
+    'agent') echo '-p --profile' ;;
+    'agent start') echo '-p --profile' ;;
+    'agent run') echo '-p --profile' ;;
+    'agent stop') echo '-p --profile' ;;
+    'agent status') echo '-p --profile' ;;
+    'agent grant') echo '--ttl -p --profile' ;;
+    'agent grants') echo '-p --profile' ;;
+    'agent revoke') echo '-p --profile' ;;
     'completion') echo '-p --profile' ;;
   esac
 }
@@ -111,6 +128,14 @@ _auth_values() {
     'git-credential -p'|'git-credential --profile') auth __complete-profiles 2>/dev/null ;;
     'setup-git -p'|'setup-git --profile') auth __complete-profiles 2>/dev/null ;;
     'setup-kube -p'|'setup-kube --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent -p'|'agent --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent start -p'|'agent start --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent run -p'|'agent run --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent stop -p'|'agent stop --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent status -p'|'agent status --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent grant -p'|'agent grant --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent grants -p'|'agent grants --profile') auth __complete-profiles 2>/dev/null ;;
+    'agent revoke -p'|'agent revoke --profile') auth __complete-profiles 2>/dev/null ;;
     'completion -p'|'completion --profile') auth __complete-profiles 2>/dev/null ;;
   esac
 }
