@@ -96,6 +96,16 @@ describe('auth agent', () => {
     expect(existsSync(join(dir, 'agent.key'))).toBe(false);
     const after = await cli(['agent', 'status'], env);
     expect(after.code).toBe(1);
+
+    // SIGTERM wipes the same way.
+    expect((await cli(['agent', 'start'], env)).code).toBe(0);
+    const pid = (JSON.parse((await cli(['agent', 'status', '--json'], env)).stdout) as { pid: number }).pid;
+    started.push(pid);
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 200 && alive(pid); i++) await sleep(25);
+    expect(alive(pid)).toBe(false);
+    expect(existsSync(join(dir, 'agent.sock'))).toBe(false);
+    expect(existsSync(join(dir, 'agent.key'))).toBe(false);
   });
 
   it('refuses a group/world-writable directory and a socket path owned by someone else', async () => {
@@ -138,8 +148,7 @@ describe('auth agent', () => {
       { args: ['git-credential', 'get'], input: 'protocol=https\nhost=other.example.com\n\n' },
       { args: ['exec', '--', 'sh', '-c', 'printf "%s" "$AUTH_TOKEN"'] },
     ];
-    const plain: CliResult[] = [];
-    for (const c of cases) plain.push(await noAgent(c.args, c.env, c.input));
+    const plain: CliResult[] = await Promise.all(cases.map((c) => noAgent(c.args, c.env, c.input)));
     expect(plain[0]!.code).toBe(0);
     expect(plain[7]!.code).toBe(4);
 
@@ -149,8 +158,9 @@ describe('auth agent', () => {
     renameSync(credFile, `${credFile}.away`);
     try {
       expect((await noAgent(['token'])).code).toBe(4);
+      const viaAgent = await Promise.all(cases.map((c) => cli(c.args, c.env, c.input)));
       for (const [i, c] of cases.entries()) {
-        const res = await cli(c.args, c.env, c.input);
+        const res = viaAgent[i]!;
         expect([res.code, res.stdout], `auth ${c.args.join(' ')}`).toEqual([plain[i]!.code, plain[i]!.stdout]);
         if (plain[i]!.code !== 0) expect(errorLine(res.stderr)).toBe(errorLine(plain[i]!.stderr));
       }
@@ -296,7 +306,8 @@ describe('auth agent', () => {
 
       const good = (await cli(['agent', 'grant'])).stdout.trim();
       // `short` was the first failure; ten more wrong tokens make eleven in the minute.
-      for (let i = 0; i < 10; i++) expect((await far(['token'], `wrong-${i}`)).code).toBe(4);
+      const wrong = await Promise.all(Array.from({ length: 10 }, (_, i) => far(['token'], `wrong-${i}`)));
+      for (const w of wrong) expect(w.code).toBe(4);
       const throttled = await far(['token'], good);
       expect(throttled.code).toBe(4);
       expect(errorLine(throttled.stderr)).toContain('too many failed grant presentations');

@@ -44,10 +44,14 @@ function clientAuth(env: NodeJS.ProcessEnv, socketPath: string): AgentAuth | und
   }
 }
 
-/** Whether something is at the socket path (no socket → no agent, and nothing to load). */
+/**
+ * Whether our agent's socket is at the path (no socket → no agent, and nothing to load). A socket
+ * another user owns is not asked: its answers would be printed as our tokens.
+ */
 export function socketPresent(socketPath: string): boolean {
   try {
-    return lstatSync(socketPath).isSocket();
+    const st = lstatSync(socketPath);
+    return st.isSocket() && (typeof process.getuid !== 'function' || st.uid === process.getuid());
   } catch {
     return false;
   }
@@ -59,25 +63,20 @@ export function socketPresent(socketPath: string): boolean {
  * undefined, and the caller carries on without the agent.
  */
 export function askAgent(socketPath: string, request: Record<string, unknown>, timeoutMs: number): Promise<AgentResponse | undefined> {
-  // Loaded only when an agent socket exists: node:net costs every `auth token` otherwise.
-  const net = require('node:net') as typeof import('node:net');
+  const line = `${JSON.stringify({ v: AGENT_PROTOCOL_VERSION, ...request })}\n`;
   return new Promise((resolve) => {
     let done = false;
     let buf = '';
-    const sock = net.createConnection(socketPath);
+    let close = () => undefined as void;
     const finish = (value: AgentResponse | undefined) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sock.destroy();
+      close();
       resolve(value);
     };
     const timer = setTimeout(() => finish(undefined), timeoutMs);
-    sock.setEncoding('utf8');
-    sock.on('error', () => finish(undefined));
-    sock.on('close', () => finish(undefined));
-    sock.on('connect', () => sock.write(`${JSON.stringify({ v: AGENT_PROTOCOL_VERSION, ...request })}\n`));
-    sock.on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       buf += chunk;
       const nl = buf.indexOf('\n');
       if (nl === -1) {
@@ -90,8 +89,84 @@ export function askAgent(socketPath: string, request: Record<string, unknown>, t
       } catch {
         finish(undefined);
       }
-    });
+    };
+    try {
+      close = rawPipe(socketPath, line, onData, () => finish(undefined)) ?? netSocket(socketPath, line, onData, () => finish(undefined));
+    } catch {
+      finish(undefined);
+    }
   });
+}
+
+/** Over node:net: the portable way (Windows named pipes), which costs ~5-10% of `auth token` to load. */
+function netSocket(socketPath: string, line: string, onData: (s: string) => void, onEnd: () => void): () => void {
+  const net = require('node:net') as typeof import('node:net');
+  const sock = net.createConnection(socketPath);
+  sock.setEncoding('utf8');
+  sock.on('error', onEnd);
+  sock.on('close', onEnd);
+  sock.on('connect', () => sock.write(line));
+  sock.on('data', onData);
+  return () => sock.destroy();
+}
+
+interface PipeHandle {
+  connect(req: object, path: string): number;
+  writeUtf8String(req: object, s: string): number;
+  readStart(): number;
+  close(): void;
+  onread: (buf: ArrayBuffer | undefined) => void;
+}
+interface PipeBindings {
+  pipe: { Pipe: new (type: number) => PipeHandle; PipeConnectWrap: new () => { oncomplete?: (status: number) => void; address?: string }; constants: { SOCKET: number } };
+  stream: { WriteWrap: new () => { handle?: PipeHandle; oncomplete?: () => void; async?: boolean }; streamBaseState: Int32Array; kReadBytesOrError: number; kArrayBufferOffset: number };
+}
+
+/**
+ * The same exchange on Node's pipe handle, without loading node:net and the stream machinery
+ * behind it (docs/design.md §7: the agent's answer must cost about as much as starting Node).
+ * Undefined when the binding is not what this expects (then node:net is used).
+ */
+function rawPipe(socketPath: string, line: string, onData: (s: string) => void, onEnd: () => void): (() => void) | undefined {
+  const bind = (process as unknown as { binding?: (name: string) => unknown }).binding;
+  if (process.platform === 'win32' || typeof bind !== 'function') return undefined;
+  const flags = `${process.env.NODE_OPTIONS ?? ''} ${process.execArgv.join(' ')}`;
+  if (flags.includes('deprecation')) return undefined;
+  let b: PipeBindings;
+  try {
+    b = { pipe: bind.call(process, 'pipe_wrap') as PipeBindings['pipe'], stream: bind.call(process, 'stream_wrap') as PipeBindings['stream'] };
+    if (typeof b.pipe?.Pipe !== 'function' || typeof b.stream?.WriteWrap !== 'function' || !(b.stream.streamBaseState instanceof Int32Array)) return undefined;
+  } catch {
+    return undefined;
+  }
+  const handle = new b.pipe.Pipe(b.pipe.constants.SOCKET);
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    handle.close();
+  };
+  const req = new b.pipe.PipeConnectWrap();
+  req.address = socketPath;
+  req.oncomplete = (status) => {
+    if (status < 0) return onEnd();
+    const w = new b.stream.WriteWrap();
+    w.handle = handle;
+    w.oncomplete = () => undefined;
+    w.async = false;
+    handle.onread = (ab) => {
+      const n = b.stream.streamBaseState[b.stream.kReadBytesOrError]!;
+      if (n <= 0 || !ab) return onEnd();
+      onData(Buffer.from(ab, b.stream.streamBaseState[b.stream.kArrayBufferOffset]!, n).toString('utf8'));
+    };
+    if (handle.writeUtf8String(w, line) < 0 || handle.readStart() < 0) onEnd();
+  };
+  if (handle.connect(req, socketPath) < 0) {
+    close();
+    queueMicrotask(onEnd);
+    return () => undefined;
+  }
+  return close;
 }
 
 /** What a client does with the agent's answer to a token or git request. */
