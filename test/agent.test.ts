@@ -298,7 +298,12 @@ describe('auth agent', () => {
       const revoked = await far(['token']);
       expect(revoked.code).toBe(4);
       expect(errorLine(revoked.stderr)).toContain('unknown or revoked');
-      expect((await cli(['agent', 'revoke', id])).code).toBe(1);
+      const unknown = await cli(['agent', 'revoke', id]);
+      expect(unknown.code).toBe(1);
+      expect(errorLine(unknown.stderr)).toContain(`no grant with id ${id}`);
+      const badTtl = await cli(['agent', 'grant', '--ttl', '31d']);
+      expect(badTtl.code).toBe(2);
+      expect(errorLine(badTtl.stderr)).toContain('--ttl');
 
       const short = (await cli(['agent', 'grant', '--ttl', '1s'])).stdout.trim();
       await sleep(1100);

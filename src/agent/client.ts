@@ -11,6 +11,8 @@ import { AGENT_MAX_LINE_BYTES, AGENT_PROTOCOL_VERSION, type AgentAuth } from '..
 
 /** What the fast path waits for the agent (connect + answer) before it falls back silently. */
 const FAST_ASK_TIMEOUT_MS = 2000;
+/** A grant client waits for the agent's own bound on a request (30 s) and a little more. */
+const GRANT_ASK_TIMEOUT_MS = 35_000;
 
 /**
  * `$AUTH_AGENT_SOCK`, else `<AUTH_HOME>/agent.sock` (everything lives under AUTH_HOME), else
@@ -178,12 +180,13 @@ export type AgentVerdict = { kind: 'out'; out: string } | { kind: 'error'; error
  * never told an error: the agent defers and the normal path speaks. A grant caller (no stores
  * here) gets the agent's error and exit code.
  */
-export async function agentOutput(env: NodeJS.ProcessEnv, home: string, request: Record<string, unknown>, timeoutMs = FAST_ASK_TIMEOUT_MS): Promise<AgentVerdict> {
+export async function agentOutput(env: NodeJS.ProcessEnv, home: string, request: Record<string, unknown>): Promise<AgentVerdict> {
   const socketPath = agentSocketPath(env, process.platform, home);
   if (!socketPresent(socketPath)) return undefined;
   const auth = clientAuth(env, socketPath);
   if (!auth) return undefined;
-  const res = await askAgent(socketPath, { ...request, auth }, timeoutMs);
+  // A grant client has no stores to fall back to: it waits as long as the agent may take (a refresh).
+  const res = await askAgent(socketPath, { ...request, auth }, 'grant' in auth ? GRANT_ASK_TIMEOUT_MS : FAST_ASK_TIMEOUT_MS);
   if (!res) return undefined;
   if (res.ok) return typeof res.out === 'string' ? { kind: 'out', out: res.out } : undefined;
   if (res.defer || !('grant' in auth)) return undefined;

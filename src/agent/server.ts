@@ -247,7 +247,10 @@ export class Agent {
       return await Promise.race([this.handle(req, caller), timeout]);
     } catch (e) {
       this.opts.log(`error op=${req.op}: ${e instanceof AuthError ? e.code : 'unexpected'}`);
-      return caller.kind === 'local' ? { ok: false, defer: true } : { ok: false, error: e instanceof AuthError ? e.message : 'the agent failed', exit: e instanceof AuthError ? e.exitCode : 1 };
+      // A local token or git request defers (the client's own path then says what is wrong); an
+      // admin request or a grant caller gets the message.
+      if (caller.kind === 'local' && !localOnly(req.op)) return { ok: false, defer: true };
+      return { ok: false, error: e instanceof AuthError ? e.message.replace(/\.$/, '') : 'the agent failed', exit: e instanceof AuthError ? e.exitCode : 1 };
     } finally {
       clearTimeout(timer);
     }
