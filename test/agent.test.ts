@@ -29,6 +29,12 @@ describe('auth agent', () => {
   const sock = join(home, 'agent.sock');
   const credFile = join(home, 'credentials', 'default.json');
   const started: number[] = [];
+  const temps: string[] = [];
+  const tempDir = (prefix: string) => {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    temps.push(dir);
+    return dir;
+  };
   const cli = (args: string[], env: Record<string, string | undefined> = {}, input?: string) =>
     runCli(args, { home, env: { AUTH_AGENT_LOG: logFile, ...env }, ...(input === undefined ? {} : { input }) });
   /** The same command with no agent in sight (another socket path). */
@@ -66,10 +72,11 @@ describe('auth agent', () => {
   afterAll(async () => {
     await sandbox?.close();
     cleanup();
+    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
   });
 
   it('start: a 0600 socket and key in a 0700 directory (created when missing); status; stop wipes and ends the process', async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), 'auth-agent-dir-')), 'run', 'authcli');
+    const dir = join(tempDir('auth-agent-dir-'), 'run', 'authcli');
     const env = { AUTH_AGENT_SOCK: join(dir, 'agent.sock') };
     const res = await cli(['agent', 'start'], env);
     expect(res.code, res.stderr).toBe(0);
@@ -109,7 +116,7 @@ describe('auth agent', () => {
   });
 
   it('refuses a group/world-writable directory and a socket path owned by someone else', async () => {
-    const open = mkdtempSync(join(tmpdir(), 'auth-agent-open-'));
+    const open = tempDir('auth-agent-open-');
     chmodSync(open, 0o777);
     const res = await cli(['agent', 'start'], { AUTH_AGENT_SOCK: join(open, 'agent.sock') });
     expect(res.code).toBe(1);
@@ -118,7 +125,7 @@ describe('auth agent', () => {
     expect(existsSync(join(open, 'agent.sock'))).toBe(false);
 
     if (process.getuid?.() !== 0) return;
-    const dir = mkdtempSync(join(tmpdir(), 'auth-agent-foreign-'));
+    const dir = tempDir('auth-agent-foreign-');
     const foreign = join(dir, 'agent.sock');
     const server = createServer(() => undefined);
     await new Promise<void>((r) => server.listen(foreign, r));
