@@ -7,7 +7,6 @@ import { resolvePaths } from './config/paths.js';
 import type { Browser, CapturedOutcome, ChildOutcome, Deps, Logger } from './deps.js';
 import { AuthError } from './errors.js';
 import { boundedFetch, httpTimeoutMs, MAX_RESPONSE_BYTES } from './flows/bounded-fetch.js';
-import { httpTransport } from './flows/http-transport.js';
 import { openStore } from './store/select.js';
 import { testClockMs } from './store/layout.js';
 import { StorageContext } from './store/context.js';
@@ -142,7 +141,11 @@ const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy
  */
 function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch {
   const proxy = PROXY_VARIABLES.find((name) => env[name]);
-  if (!proxy) return httpTransport(fetch);
+  if (!proxy) {
+    // node:http, node:https and node:zlib load with the first request, not with every command.
+    let transport: Promise<typeof fetch> | undefined;
+    return async (input, init) => (await (transport ??= import('./flows/http-transport.js').then(({ httpTransport }) => httpTransport(fetch))))(input, init);
+  }
   let proxied: Promise<typeof fetch> | undefined;
   return async (input, init) => {
     proxied ??= import('undici').then(({ fetch: undiciFetch, EnvHttpProxyAgent }) => {

@@ -1,6 +1,5 @@
 import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
 import type { Deps } from '../deps.js';
-import { Agent, AgentSetupError, prepareSocket } from '../agent/server.js';
 import { agentKeyFile, agentSocketPath, askAgent, socketPresent, type AgentResponse } from '../agent/client.js';
 import { DEFAULT_GRANT_TTL_MS, grantTtlValid, parseDuration } from '../domain/agent-rules.js';
 import { AuthError, ExitCode, usageError } from '../errors.js';
@@ -51,7 +50,11 @@ function eventLog(deps: Deps): (event: string) => void {
   };
 }
 
+/** The agent itself (and the token use case and protocol stack under it) only for start and run: `auth status` asks an agent through this module. */
+const agentServer = () => import('../agent/server.js');
+
 async function prepared(deps: Deps): Promise<'free' | 'running'> {
+  const { AgentSetupError, prepareSocket } = await agentServer();
   try {
     return await prepareSocket(socketOf(deps));
   } catch (e) {
@@ -64,6 +67,7 @@ async function prepared(deps: Deps): Promise<'free' | 'running'> {
 export async function runAgentRun(deps: Deps): Promise<number> {
   const socketPath = socketOf(deps);
   if ((await prepared(deps)) === 'running') throw new AuthError('AUTH_FAILED', `An auth agent is already running at ${socketPath}.`, { hint: 'Stop it first with `auth agent stop`, or set AUTH_AGENT_SOCK to another path.' });
+  const { Agent } = await agentServer();
   const agent = new Agent({ socketPath, newDeps: () => requestDeps(deps), log: eventLog(deps) });
   await agent.listen();
   deps.signal.addEventListener('abort', () => agent.wipe('signal'), { once: true });
