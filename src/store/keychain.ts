@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { AsyncEntry, findCredentialsAsync } from '@napi-rs/keyring';
+import type { AsyncEntry } from '@napi-rs/keyring';
 import { authCommand, AuthError } from '../errors.js';
 import { busKey, checkSecretService } from './secret-service-check.js';
 import { VaultTokenStore, type SecretVault } from './vault.js';
@@ -29,6 +29,14 @@ import { VaultTokenStore, type SecretVault } from './vault.js';
 import { KEYCHAIN_CHUNK_PREFIX, KEYCHAIN_SERVICE, keychainTimeoutMs } from './layout.js';
 import { KeychainTimeout, withKeychainTimeout } from './keychain-timeout.js';
 import type { KeychainAvailability, StorageContext } from './context.js';
+
+/**
+ * The native binding, loaded on first use: a command that never reaches a keychain (`storage:
+ * file`, or no Secret Service answered the probe) never loads it (docs/design.md §7).
+ */
+const keyring = async (): Promise<typeof import('@napi-rs/keyring')> =>
+  (typeof require === 'function' ? require('@napi-rs/keyring') : await import('@napi-rs/keyring')) as typeof import('@napi-rs/keyring');
+const findCredentialsAsync: (typeof import('@napi-rs/keyring'))['findCredentialsAsync'] = async (...args) => (await keyring()).findCredentialsAsync(...args);
 
 /** A service that never holds anything: searching it proves the keychain answers without reading any secret. */
 const PROBE_SERVICE = `${KEYCHAIN_SERVICE}-probe`;
@@ -149,6 +157,7 @@ export class KeychainVault implements SecretVault {
   /** Only once the probe answered: on Linux the constructor talks to D-Bus on the main thread. */
   private async entry(key: string): Promise<AsyncEntry> {
     await requireAvailable(this.env, this.verdicts);
+    const { AsyncEntry } = await keyring();
     return new AsyncEntry(this.service, key);
   }
 
