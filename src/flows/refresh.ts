@@ -1,4 +1,3 @@
-import * as client from 'openid-client';
 import type { Config } from '../config/config.js';
 import type { ResolvedProfile } from '../config/resolve.js';
 import type { Deps } from '../deps.js';
@@ -11,9 +10,7 @@ import { acquireProfileLock } from '../store/profile-lock.js';
 import { relativeTime, sanitize } from '../ui/text.js';
 import type { TokenStore } from '../store/token-store.js';
 import { oauthErrorCode, fromProtocolError } from './protocol-errors.js';
-import { connectServer } from './server.js';
 import { credentialFromTokens } from './tokens.js';
-import { reissueServiceCredential } from './client-credentials.js';
 
 /**
  * The one refresh path (used by token, refresh, exec, status). docs/design.md §5:
@@ -137,7 +134,12 @@ async function refreshCredential(cred: Credential, req: FreshnessRequest): Promi
   const { deps } = req;
   // Service accounts have no refresh token: the client_credentials grant runs again (one path for login and re-issue).
   const server = describeServer(cred.issuer, req.config);
-  if (cred.kind === 'client_credentials') return reissueServiceCredential(cred, req.resolved, server, req.clientSecret, deps);
+  // The protocol stack loads only for a refresh: `auth token` with a fresh token never needs it.
+  if (cred.kind === 'client_credentials') {
+    const { reissueServiceCredential } = await import('./client-credentials.js');
+    return reissueServiceCredential(cred, req.resolved, server, req.clientSecret, deps);
+  }
+  const [client, { connectServer }] = await Promise.all([import('openid-client'), import('./server.js')]);
   // R06/R54: refresh only at the issuer that issued the token.
   const config = await connectServer({ issuer: cred.issuer, clientId: cred.clientId, server, ...(req.clientSecret ? { clientSecret: req.clientSecret } : {}), useCache: true }, deps);
   const now = deps.clock.now();
