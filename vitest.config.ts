@@ -3,6 +3,17 @@ import { defineConfig } from 'vitest/config';
 // Two tiers (docs/architecture.md "Tests"): `unit` runs domain/ and app/ in process with fake
 // ports (npm run test:unit); `acceptance` drives the built CLI as a child process against a
 // real oidc-provider, a real Secret Service and Chromium.
+
+/** Acceptance files that use the keychain library in the test process itself (and point process.env at a private bus). */
+const IN_PROCESS_KEYCHAIN = ['test/store-contract.test.ts', 'test/store-keychain.test.ts', 'test/store-keychain-chunks.test.ts'];
+const acceptance = {
+  setupFiles: ['test/support/setup-relay.ts'],
+  // Generous: the suite must pass on a loaded machine, even beside another `npm test`.
+  testTimeout: 180_000,
+  hookTimeout: 120_000,
+  pool: 'forks' as const,
+};
+
 export default defineConfig({
   test: {
     reporters: ['default'],
@@ -11,8 +22,10 @@ export default defineConfig({
     maxWorkers: 3,
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
-      // Generous: the suite must pass on a loaded machine, even beside another `npm test`.
-      { test: { name: 'acceptance', include: ['test/*.test.ts'], setupFiles: ['test/support/setup-relay.ts'], testTimeout: 180_000, hookTimeout: 120_000, pool: 'forks' } },
+      // The test files drive child processes and share no state through modules, so a worker runs
+      // one file after another without reloading vitest, the sandbox provider and the support code.
+      { test: { name: 'acceptance', include: ['test/*.test.ts'], exclude: IN_PROCESS_KEYCHAIN, isolate: false, ...acceptance } },
+      { test: { name: 'acceptance-isolated', include: IN_PROCESS_KEYCHAIN, ...acceptance } },
     ],
   },
 });
