@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
@@ -331,6 +331,61 @@ describe('auth agent', () => {
     } finally {
       cleanRemote();
     }
+    await stop();
+  });
+
+  it('the protocol: a versioned JSON line, 64 KiB at most, a connection that sends no request is closed', async () => {
+    await start();
+    /** Sends `payload` on a fresh connection; resolves with what came back once the agent closed it (or `waitMs` passed). */
+    const exchange = (payload: string | Buffer, waitMs = 60_000) =>
+      new Promise<{ reply: string; closedByAgent: boolean }>((resolve, reject) => {
+        const c = connect(sock);
+        let reply = '';
+        const timer = setTimeout(() => {
+          c.destroy();
+          resolve({ reply, closedByAgent: false });
+        }, waitMs);
+        c.on('error', (e: NodeJS.ErrnoException) => (e.code === 'EPIPE' || e.code === 'ECONNRESET' ? undefined : reject(e)));
+        c.setEncoding('utf8').on('data', (d: string) => {
+          reply += d;
+          // One answer per line: done once it is here.
+          if (reply.endsWith('\n')) {
+            clearTimeout(timer);
+            c.destroy();
+            resolve({ reply, closedByAgent: false });
+          }
+        });
+        c.on('close', () => {
+          clearTimeout(timer);
+          resolve({ reply, closedByAgent: true });
+        });
+        c.on('connect', () => payload.length && c.write(payload));
+      });
+
+    const version = await exchange(`${JSON.stringify({ v: 999, op: 'ping' })}\n`);
+    expect(JSON.parse(version.reply)).toMatchObject({ ok: false, exit: 2, error: expect.stringMatching(/unsupported protocol version 999 \(this agent speaks 1\)/) });
+    const garbage = await exchange('not json\n');
+    expect(JSON.parse(garbage.reply)).toMatchObject({ ok: false, exit: 2, error: 'the request is not JSON' });
+    // No key: answered, refused, nothing served.
+    const noKey = await exchange(`${JSON.stringify({ v: 1, op: 'token', minTtl: 300, idToken: false, format: 'raw' })}\n`);
+    expect(JSON.parse(noKey.reply)).toMatchObject({ ok: false, exit: 4 });
+    expect(noKey.reply).not.toContain(String(stored().access_token));
+
+    // Over 64 KiB without a newline: the agent hangs up without an answer.
+    const long = await exchange(Buffer.alloc(70 * 1024, 0x61));
+    expect(long).toEqual({ reply: '', closedByAgent: true });
+    // A connection that never sends a request, or half of one, is closed by the agent (after about 10 s).
+    const [silent, half] = await Promise.all([exchange('', 60_000), exchange('{"v":1,', 60_000)]);
+    expect(silent).toEqual({ reply: '', closedByAgent: true });
+    expect(half).toEqual({ reply: '', closedByAgent: true });
+
+    // It still serves.
+    const after = await cli(['token']);
+    expect(after.code, after.stderr).toBe(0);
+    expect(after.stdout).toBe(`${String(stored().access_token)}\n`);
+    const log = readFileSync(logFile, 'utf8');
+    expect(log).toContain('refused: request line over 64 KiB');
+    expect(log).toContain('closed: no complete request within 10 s');
     await stop();
   });
 

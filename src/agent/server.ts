@@ -39,6 +39,8 @@ import { agentKeyFile, sameProfileEnv } from './client.js';
 
 /** A request that takes longer than this (a slow refresh) is answered "defer" (local) or an error (grant). */
 const REQUEST_TIMEOUT_MS = 30_000;
+/** A connection with no complete request line (and none being answered) for this long is closed. */
+const READ_TIMEOUT_MS = 10_000;
 /** setTimeout's ceiling (about 24.8 days); a later refresh is re-planned when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -198,6 +200,13 @@ export class Agent {
     sock.on('error', () => sock.destroy());
     let buf = Buffer.alloc(0);
     let busy = false;
+    // A client that connects and sends nothing (or half a line) does not hold a connection open;
+    // the timer restarts with every byte either way, and is ignored while an answer is worked on.
+    sock.setTimeout(READ_TIMEOUT_MS, () => {
+      if (busy) return;
+      this.opts.log('closed: no complete request within 10 s');
+      sock.destroy();
+    });
     const pump = () => {
       if (busy) return;
       const nl = buf.indexOf(0x0a);
