@@ -252,6 +252,43 @@ describe('auth agent', () => {
     await stop();
   });
 
+  it('backs off when the provider cannot be reached: the credential stays, the next attempt is 30 s later', async () => {
+    const flaky = await startSandbox({ accessTokenTTL: 3600 });
+    let closed = false;
+    try {
+      const login = await cli(['login', '-p', 'flaky', '--issuer', flaky.issuer, '--client-id', 'auth-cli']);
+      expect(login.code, login.stderr).toBe(0);
+      await start();
+      const file = join(home, 'credentials', 'flaky.json');
+      const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+      expect((await cli(['token', '-p', 'flaky'])).stdout).toBe(`${String(before.access_token)}\n`);
+      // Due now, valid 70 s more; then the provider goes away.
+      const now = Math.floor(Date.now() / 1000);
+      writeFileSync(file, JSON.stringify({ ...before, expires_at: now + 70, obtained_at: now - 70 }), { mode: 0o600 });
+      await flaky.close();
+      closed = true;
+      writeFileSync(join(home, 'changes', 'flaky'), `test-${Date.now()}\n`);
+      const failedAt = Date.now();
+      // The agent loads the change on its next request, finds the token due and tries at once.
+      expect((await cli(['token', '-p', 'flaky', '--min-ttl', '0'])).code).toBe(0);
+      const deadline = Date.now() + 30_000;
+      while (!readFileSync(logFile, 'utf8').includes('backing off profile=flaky') && Date.now() < deadline) await sleep(200);
+      expect(readFileSync(logFile, 'utf8')).toMatch(/refresh failed profile=flaky AUTH_NETWORK\n.*backing off profile=flaky: next attempt in 30 s/);
+      const st = JSON.parse((await cli(['agent', 'status', '--json'])).stdout) as { profiles: Array<{ name: string; nextRefreshAt: string }> };
+      const next = Date.parse(st.profiles.find((p) => p.name === 'flaky')!.nextRefreshAt);
+      expect(next).toBeGreaterThanOrEqual(failedAt + 29_000);
+      // Nothing was lost: the stored credential is the one it had, and is still served.
+      expect(JSON.parse(readFileSync(file, 'utf8')).refresh_token).toBe(before.refresh_token);
+      const served = await cli(['token', '-p', 'flaky', '--min-ttl', '0']);
+      expect(served.stdout).toBe(`${String(before.access_token)}\n`);
+      await stop();
+    } finally {
+      if (!closed) await flaky.close();
+      rmSync(join(home, 'credentials', 'flaky.json'), { force: true });
+      expect((await cli(['profiles', 'remove', 'flaky'])).code).toBe(0);
+    }
+  });
+
   it('MFA: a locked profile is deferred to the normal path (same failure); an open window is served', async () => {
     const stateFile = join(home, 'mfa', 'default.json');
     mkdirSync(join(home, 'mfa'), { recursive: true, mode: 0o700 });

@@ -482,7 +482,9 @@ export class Agent {
       }
       if (held) {
         held.failures += 1;
-        this.schedule(held, Date.now() + refreshBackoffMs(held.failures));
+        const wait = refreshBackoffMs(held.failures);
+        this.opts.log(`backing off profile=${profile.name}: next attempt in ${Math.round(wait / 1000)} s`);
+        this.schedule(held, Date.now() + wait);
       }
       if (!background) throw e;
     }
