@@ -144,6 +144,26 @@ function run([file, ...args], env) {
   });
 }
 
+/** Marks the stored access token of `home` (file store) as expired. */
+function expireStoredToken(home) {
+  const file = join(home, 'credentials', 'default.json');
+  writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), expires_at: Math.floor(Date.now() / 1000) - 5 }), { mode: 0o600 });
+}
+
+/** 50 `auth token` at once: wall time, successes, distinct outputs, refresh grants the provider saw. */
+async function concurrentTokens(sandbox, env) {
+  const before = sandbox.grants('refresh_token');
+  const started = performance.now();
+  const results = await Promise.all(Array.from({ length: 50 }, () => cli(['token'], env)));
+  const ms = performance.now() - started;
+  return { ms, ok: results.filter((r) => r.code === 0).length, distinct: new Set(results.map((r) => r.stdout)).size, grants: sandbox.grants('refresh_token') - before };
+}
+
+function concurrentVerdict({ ok, distinct, grants }) {
+  line('refresh grants at the provider', `${grants}  ${grants === 1 ? '✓' : '✗'} expected 1`);
+  line('succeeded / distinct tokens printed', `${ok}/50, ${distinct}  ${ok === 50 && distinct === 1 ? '✓' : '✗'}`);
+}
+
 async function login(sandbox, env, extraArgs = []) {
   const res = await cli(['login', '--issuer', sandbox.issuer, '--client-id', 'auth-cli', ...extraArgs], env);
   if (res.code !== 0) throw new Error(`login failed: ${res.stderr}`);
@@ -284,20 +304,11 @@ async function main() {
     } else line('callback → credential stored', 'no timing line found (is the debug line still printed?)');
 
     // 5. 50 concurrent `auth token` with an expired token, refresh-token rotation on.
-    const credFile = join(fileHome, 'credentials', 'default.json');
-    const cred = JSON.parse(readFileSync(credFile, 'utf8'));
-    writeFileSync(credFile, JSON.stringify({ ...cred, expires_at: Math.floor(Date.now() / 1000) - 5 }), { mode: 0o600 });
-    const grants = sandbox.grants('refresh_token');
-    const started = performance.now();
-    const results = await Promise.all(Array.from({ length: 50 }, () => cli(['token'], fileEnv)));
-    const concurrentMs = performance.now() - started;
-    const ok = results.filter((r) => r.code === 0).length;
-    const distinct = new Set(results.map((r) => r.stdout)).size;
-    const refreshes = sandbox.grants('refresh_token') - grants;
+    expireStoredToken(fileHome);
+    const plain = await concurrentTokens(sandbox, fileEnv);
     console.log('\n50 concurrent `auth token`, expired token, refresh-token rotation on');
-    line('wall time (all 50 done)', `${Math.round(concurrentMs)} ms`);
-    line('refresh grants at the provider', `${refreshes}  ${refreshes === 1 ? '✓' : '✗'} expected 1`);
-    line('succeeded / distinct tokens printed', `${ok}/50, ${distinct}  ${ok === 50 && distinct === 1 ? '✓' : '✗'}`);
+    line('wall time (all 50 done)', `${Math.round(plain.ms)} ms`);
+    concurrentVerdict(plain);
 
     // 6. With `auth agent` running (docs/design.md §7): `auth token` from the keychain store (the
     // file store when no Secret Service can be started), wall and peak RSS against node -e 0.
@@ -338,8 +349,7 @@ async function main() {
       mkdirSync(agentHome);
       const env = cleanEnv({ HOME: agentHome, AUTH_HOME: agentHome, AUTH_STORAGE: 'file', AUTH_BROWSER: join(root, 'sandbox', 'browser.mjs') });
       await login(sandbox, env);
-      const file = join(agentHome, 'credentials', 'default.json');
-      writeFileSync(file, JSON.stringify({ ...JSON.parse(readFileSync(file, 'utf8')), expires_at: Math.floor(Date.now() / 1000) - 5 }), { mode: 0o600 });
+      expireStoredToken(agentHome);
       const agentStart = await cli(['agent', 'start'], env);
       if (agentStart.code !== 0) throw new Error(`auth agent start failed: ${agentStart.stderr}`);
       cleanups.unshift(() => cli(['agent', 'stop'], env));
@@ -348,18 +358,11 @@ async function main() {
       const n0 = performance.now();
       await Promise.all(Array.from({ length: 50 }, () => run([process.execPath, '-e', '0'], env)));
       const floorMs = performance.now() - n0;
-      const before = sandbox.grants('refresh_token');
-      const t0 = performance.now();
-      const all = await Promise.all(Array.from({ length: 50 }, () => cli(['token'], env)));
-      const ms = performance.now() - t0;
-      const good = all.filter((x) => x.code === 0).length;
-      const kinds = new Set(all.map((x) => x.stdout)).size;
-      const grantsSeen = sandbox.grants('refresh_token') - before;
+      const viaAgent = await concurrentTokens(sandbox, env);
       console.log('\n50 concurrent `auth token` with auth agent running, expired token, rotation on');
       line('50 concurrent node -e 0 (the floor)', `${Math.round(floorMs)} ms`);
-      line('wall time (all 50 done)', `${Math.round(ms)} ms  ${fmt(ms / floorMs, 3)}× the floor  ${ms < BUDGET.agentConcurrentMs ? '✓' : '✗'} budget < ${BUDGET.agentConcurrentMs} ms`);
-      line('refresh grants at the provider', `${grantsSeen}  ${grantsSeen === 1 ? '✓' : '✗'} expected 1`);
-      line('succeeded / distinct tokens printed', `${good}/50, ${kinds}  ${good === 50 && kinds === 1 ? '✓' : '✗'}`);
+      line('wall time (all 50 done)', `${Math.round(viaAgent.ms)} ms  ${fmt(viaAgent.ms / floorMs, 3)}× the floor  ${viaAgent.ms < BUDGET.agentConcurrentMs ? '✓' : '✗'} budget < ${BUDGET.agentConcurrentMs} ms`);
+      concurrentVerdict(viaAgent);
     }
   } finally {
     for (const fn of cleanups) await fn();

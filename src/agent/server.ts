@@ -204,7 +204,7 @@ export class Agent {
     // the timer restarts with every byte either way, and is ignored while an answer is worked on.
     sock.setTimeout(READ_TIMEOUT_MS, () => {
       if (busy) return;
-      this.opts.log('closed: no complete request within 10 s');
+      this.opts.log(`closed: no complete request within ${READ_TIMEOUT_MS / 1000} s`);
       sock.destroy();
     });
     const pump = () => {
