@@ -1,4 +1,6 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 // Two tiers (docs/architecture.md "Tests"): `unit` runs domain/ and app/ in process with fake
 // ports (npm run test:unit); `acceptance` drives the built CLI as a child process against a
@@ -14,12 +16,46 @@ const acceptance = {
   pool: 'forks' as const,
 };
 
+/**
+ * The files that run longest (measured: most of their time is a long series of CLI runs or real
+ * protocol intervals), longest first. Three workers share two cores, so the run ends when the
+ * last long file does; started last (a fresh clone has no timings, and vitest then orders by
+ * file size), one of them leaves the other workers idle for its final minute.
+ */
+const LONGEST_FIRST = [
+  'test/token-differential.test.ts',
+  'test/agent.test.ts',
+  'test/lifecycle-stores.test.ts',
+  'test/device.test.ts',
+  'test/sessions.test.ts',
+  'test/lifecycle.test.ts',
+  'test/store-files.test.ts',
+  'test/setup.test.ts',
+  'test/hygiene.test.ts',
+  'test/store-keychain.test.ts',
+  'test/store-keychain-chunks.test.ts',
+  'test/sessions-keychain.test.ts',
+  'test/mfa.test.ts',
+];
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification) => {
+      const i = LONGEST_FIRST.indexOf(relative(f.project.config.root, f.moduleId));
+      return i === -1 ? LONGEST_FIRST.length : i;
+    };
+    return sorted.map((f, at) => ({ f, at })).sort((a, b) => rank(a.f) - rank(b.f) || a.at - b.at).map(({ f }) => f);
+  }
+}
+
 export default defineConfig({
   test: {
     reporters: ['default'],
     // Three files at once on a 2-core machine: the suite is CPU-bound (every test starts the CLI), and
     // a third worker fills the gaps while others wait on real protocol intervals; four gain nothing.
     maxWorkers: 3,
+    sequence: { sequencer: LongestFirst },
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 10_000 } },
       // The test files drive child processes and share no state through modules, so a worker runs
