@@ -1,4 +1,5 @@
-import { relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
@@ -37,6 +38,9 @@ const LONGEST_FIRST = [
   'test/sessions-keychain.test.ts',
   'test/mfa.test.ts',
 ];
+
+// A renamed or removed file must leave this list too, or it would silently order nothing.
+for (const file of LONGEST_FIRST) if (!existsSync(join(import.meta.dirname, file))) throw new Error(`vitest.config.ts: LONGEST_FIRST names ${file}, which does not exist`);
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
