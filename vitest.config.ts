@@ -49,7 +49,8 @@ class LongestFirst extends BaseSequencer {
       const i = LONGEST_FIRST.indexOf(relative(f.project.config.root, f.moduleId));
       return i === -1 ? LONGEST_FIRST.length : i;
     };
-    return sorted.map((f, at) => ({ f, at })).sort((a, b) => rank(a.f) - rank(b.f) || a.at - b.at).map(({ f }) => f);
+    // Array.prototype.sort is stable: the rest keep vitest's order.
+    return sorted.sort((a, b) => rank(a) - rank(b));
   }
 }
 
