@@ -2,7 +2,10 @@
 // dist/main.cjs the command tree, loaded on demand, and dist/vendor/*.cjs the large
 // libraries only some commands need, each read only when a command first uses it.
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +59,17 @@ function vendored(dir, self) {
 }
 
 const dist = join(root, 'dist');
+
+/** Runs in a child: the commands whose functions go into the code cache, then the cache. */
+const WARM = `
+const [entry, cacheFile, key] = process.argv.slice(1);
+const { writeFileSync } = require('node:fs');
+const { exports: cli, script } = require(entry).compileMain(false);
+(async () => {
+  for (const argv of [['status'], ['token'], ['profiles'], ['login', '--help']]) await cli.main(argv).catch(() => {});
+  writeFileSync(cacheFile, Buffer.concat([Buffer.from(key, 'latin1'), script.createCachedData()]));
+})();
+`;
 rmSync(join(dist, 'vendor'), { recursive: true, force: true });
 mkdirSync(join(dist, 'vendor'), { recursive: true });
 writeFileSync(join(dist, 'package.json'), '{ "type": "commonjs" }\n');
@@ -72,3 +86,36 @@ await Promise.all([
     }),
   ),
 ]);
+
+// dist/main.cjs as V8 reads it fastest: ASCII only (one non-ASCII character in a comment makes
+// V8 hold the whole bundle as a two-byte string), ending in the key of its code cache.
+const mainFile = join(dist, 'main.cjs');
+// Each UTF-16 unit outside printable ASCII becomes \uXXXX: text in a comment, the same character
+// in a string, template or regular expression, and esbuild already escapes those anyway.
+const bundled = readFileSync(mainFile, 'utf8');
+// src/bin.ts compiles main.cjs without an import() loader: an external module must be reached
+// through require (`typeof require === 'function' ? require(x) : await import(x)` in the source).
+// A line that starts with import( is the text of a script for another process (system.ts
+// OPEN_CHILD): esbuild indents the bundle's own code.
+const unguarded = bundled.split('\n').filter((line) => /(^|[^\w$.])import\(/.test(line) && !line.startsWith('import(') && !line.includes('typeof require === "function" ?'));
+if (unguarded.length) throw new Error(`build: dist/main.cjs would call import(), which fails there (src/bin.ts):\n${unguarded.join('\n')}`);
+const mainText = bundled.replace(/[^\t\n\r -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const cacheKey = createHash('sha256').update(mainText).digest('hex');
+writeFileSync(mainFile, `${mainText}//# authcli-cache-key=${cacheKey}\n`);
+rmSync(`${mainFile}.cache`, { force: true });
+
+// V8's code cache for dist/main.cjs (loaded by src/bin.ts compileMain): compiled while a child
+// process runs a few commands against an empty AUTH_HOME, so it holds the functions a run
+// needs, not only the top level. Best effort: without it the CLI compiles the bundle itself.
+const warmHome = mkdtempSync(join(tmpdir(), 'authcli-build-'));
+try {
+  execFileSync(process.execPath, ['-e', WARM, join(dist, 'auth.cjs'), `${mainFile}.cache`, cacheKey], {
+    env: { PATH: process.env.PATH, HOME: warmHome, AUTH_HOME: warmHome, AUTH_STORAGE: 'file', NO_COLOR: '1', DBUS_SESSION_BUS_ADDRESS: 'disabled:' },
+    stdio: 'ignore',
+    timeout: 60_000,
+  });
+} catch (e) {
+  process.stderr.write(`build: no code cache for dist/main.cjs (${e.message}); the CLI works without it, only slower to start.\n`);
+} finally {
+  rmSync(warmHome, { recursive: true, force: true });
+}

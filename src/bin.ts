@@ -3,16 +3,58 @@
  * valid stored token is answered here (src/fast/token.ts); everything else is
  * in dist/main.cjs, loaded only when needed (docs/design.md §7).
  */
-import { fstatSync, readSync, statSync, writeSync } from 'node:fs';
+import { fstatSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fastGitCredential, fastToken, type FastHandoff, type FastIO } from './fast/token.js';
 
 declare const __dirname: string;
 
-function loadMain(): { main(argv: string[], handoff?: FastHandoff): Promise<number> } {
-  // A computed path keeps esbuild from inlining the main bundle here.
+type MainModule = { main(argv: string[], handoff?: FastHandoff): Promise<number> };
+
+/** The line scripts/build.mjs appends to dist/main.cjs: the key its code cache must carry. */
+const CACHE_KEY = /\/\/# authcli-cache-key=([0-9a-f]{64})\s*$/;
+
+/**
+ * Loads dist/main.cjs as `require` would, but with the V8 code cache the build wrote beside it
+ * (dist/main.cjs.cache): compiling the bundle is a large part of every full-CLI run
+ * (docs/design.md §7). The cache is used only when it starts with the key on the bundle's last
+ * line (written with it by the same build), and V8 rejects it by itself after a Node upgrade;
+ * without it the bundle compiles as usual. scripts/build.mjs calls this to produce the cache.
+ */
+export function compileMain(useCache = true): { exports: MainModule; script: import('node:vm').Script } {
   const load = require as (id: string) => unknown;
-  return load(join(__dirname, 'main.cjs')) as { main(argv: string[], handoff?: FastHandoff): Promise<number> };
+  const vm = load('node:vm') as typeof import('node:vm');
+  const Module = load('node:module') as typeof import('node:module') & { wrap(source: string): string; new (id: string): NodeJS.Module };
+  const file = join(__dirname, 'main.cjs');
+  const source = readFileSync(file, 'utf8');
+  let cachedData: Buffer | undefined;
+  const key = useCache ? CACHE_KEY.exec(source.slice(-200))?.[1] : undefined;
+  if (key) {
+    try {
+      const buf = readFileSync(`${file}.cache`);
+      if (buf.toString('latin1', 0, key.length) === key) cachedData = buf.subarray(key.length);
+    } catch {
+      /* no cache: compile as usual */
+    }
+  }
+  const script = new vm.Script(Module.wrap(source), {
+    filename: file,
+    // No import() loader (Node 20 has only experimental ones): scripts/build.mjs checks that the
+    // bundle reaches its external modules through require.
+    ...(cachedData ? { cachedData } : {}),
+  });
+  const mod = new Module(file);
+  mod.filename = file;
+  // Where require would put it: a second load (and anything that looks) finds it there.
+  require.cache[file] = mod;
+  const wrapper = script.runInThisContext() as (exports: unknown, require: NodeJS.Require, module: NodeJS.Module, filename: string, dirname: string) => void;
+  wrapper.call(mod.exports, mod.exports, Module.createRequire(file), mod, file, __dirname);
+  mod.loaded = true;
+  return { exports: mod.exports as MainModule, script };
+}
+
+function loadMain(): MainModule {
+  return compileMain().exports;
 }
 
 function runMain(argv: string[], handoff?: FastHandoff): void {

@@ -148,7 +148,8 @@ function networkFetch(env: NodeJS.ProcessEnv, log: Logger): typeof fetch {
   }
   let proxied: Promise<typeof fetch> | undefined;
   return async (input, init) => {
-    proxied ??= import('undici').then(({ fetch: undiciFetch, EnvHttpProxyAgent }) => {
+    // require where there is one: dist/main.cjs is compiled without an import() loader (src/bin.ts).
+    proxied ??= (typeof require === 'function' ? Promise.resolve(require('undici') as typeof import('undici')) : import('undici')).then(({ fetch: undiciFetch, EnvHttpProxyAgent }) => {
       log.debug(`using the proxy from ${proxy}${env.NO_PROXY || env.no_proxy ? ' (NO_PROXY honoured)' : ''}`);
       const dispatcher = new EnvHttpProxyAgent();
       return ((url: Parameters<typeof fetch>[0], options?: RequestInit) =>
