@@ -95,10 +95,12 @@ const mainFile = join(dist, 'main.cjs');
 const bundled = readFileSync(mainFile, 'utf8');
 // src/bin.ts compiles main.cjs without an import() loader: an external module must be reached
 // through require (`typeof require === 'function' ? require(x) : await import(x)` in the source).
-// A line that starts with import( is the text of a script for another process (system.ts
-// OPEN_CHILD): esbuild indents the bundle's own code.
-const unguarded = bundled.split('\n').filter((line) => /(^|[^\w$.])import\(/.test(line) && !line.startsWith('import(') && !line.includes('typeof require === "function" ?'));
-if (unguarded.length) throw new Error(`build: dist/main.cjs would call import(), which fails there (src/bin.ts):\n${unguarded.join('\n')}`);
+// An import( at the start of a line is the text of a script for another process (system.ts
+// OPEN_CHILD): the bundle's own code never starts a line with it.
+const unguarded = [...bundled.matchAll(/(^|[^\w$.])import\(/gm)]
+  .filter((m) => m[1] !== '' && m[1] !== '\n' && !/typeof require\s*===?\s*"function"\s*\?[^;]*$/.test(bundled.slice(Math.max(0, m.index - 200), m.index)))
+  .map((m) => bundled.slice(Math.max(0, m.index - 80), m.index + 40));
+if (unguarded.length) throw new Error(`build: dist/main.cjs would call import(), which fails there (src/bin.ts):\n${unguarded.join('\n---\n')}`);
 const mainText = bundled.replace(/[^\t\n\r -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const cacheKey = createHash('sha256').update(mainText).digest('hex');
 writeFileSync(mainFile, `${mainText}//# authcli-cache-key=${cacheKey}\n`);
