@@ -233,13 +233,13 @@ describe('device flow against the sandbox provider (interval 1 s)', () => {
     const { home, cleanup } = makeHome();
     try {
       const before = deviceRequests().length;
-      const res = await runCli(['login', '--browser', '--timeout', '2', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'], {
+      const res = await runCli(['login', '--browser', '--timeout', '10', '--issuer', sandbox.issuer, '--client-id', 'auth-cli'], {
         home,
         env: { ...NO_BROWSER, DISPLAY: ':99', PATH: '/nonexistent' },
       });
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/Could not open a browser \(.*\); open the URL above yourself/);
-      expect(res.stderr).toContain('Timed out after 2 s');
+      expect(res.stderr).toContain('Timed out after 10 s');
       expect(deviceRequests().length).toBe(before);
     } finally {
       cleanup();
