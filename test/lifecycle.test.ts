@@ -33,8 +33,10 @@ describe('refresh under concurrency (rotation and reuse detection on)', () => {
 
   // No upper-bound timing: on a loaded 2-core machine 100 Node processes take a while; each
   // caller gets 200 s before the helper kills it, and the figures line records the wall time.
+  // The 100-caller race is the same code path as the 50-caller one at twice the CPU (a twentieth
+  // of the whole suite's): it runs with AUTH_STRESS=1 (docs/architecture.md "Tests").
   for (const callers of [50, 100]) {
-    it(`${callers} concurrent \`auth token\` with an expired token → exactly one refresh, ${callers} identical valid tokens, no grant revoked (R55, R57)`, async () => {
+    it.skipIf(callers > 50 && process.env.AUTH_STRESS !== '1')(`${callers} concurrent \`auth token\` with an expired token → exactly one refresh, ${callers} identical valid tokens, no grant revoked (R55, R57)`, async () => {
       expireStoredToken(home);
       const before = sandbox.grants('refresh_token');
       const revokedBefore = sandbox.events.filter((e: { type: string }) => e.type === 'grant.revoked').length;
