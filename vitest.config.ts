@@ -22,9 +22,8 @@ const acceptance = {
  * of a file's time is a long series of CLI runs or real protocol intervals). Three workers share
  * two cores, so the run ends when the last long file does. vitest orders by the durations of the
  * previous run, but a fresh clone (CI) has none: vitest then orders by file size, and a 20-second
- * file started last leaves the other workers idle meanwhile (measured: 332-337 s for a fresh clone
- * against 307-318 s for a working copy, before this list covered more than the top 13). Files not
- * listed (under 5 s) keep vitest's order, after these.
+ * file started last leaves the other workers idle meanwhile. Files not listed (under 5 s) keep
+ * vitest's order, after these.
  */
 const LONGEST_FIRST = [
   'test/agent.test.ts',
