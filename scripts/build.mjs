@@ -90,8 +90,6 @@ await Promise.all([
 // dist/main.cjs as V8 reads it fastest: ASCII only (one non-ASCII character in a comment makes
 // V8 hold the whole bundle as a two-byte string), ending in the key of its code cache.
 const mainFile = join(dist, 'main.cjs');
-// Each UTF-16 unit outside printable ASCII becomes \uXXXX: text in a comment, the same character
-// in a string, template or regular expression, and esbuild already escapes those anyway.
 const bundled = readFileSync(mainFile, 'utf8');
 // src/bin.ts compiles main.cjs without an import() loader: an external module must be reached
 // through require (`typeof require === 'function' ? require(x) : await import(x)` in the source).
@@ -101,6 +99,8 @@ const unguarded = [...bundled.matchAll(/(^|[^\w$.])import\(/gm)]
   .filter((m) => m[1] !== '' && m[1] !== '\n' && !/typeof require\s*===?\s*"function"\s*\?[^;]*$/.test(bundled.slice(Math.max(0, m.index - 200), m.index)))
   .map((m) => bundled.slice(Math.max(0, m.index - 80), m.index + 40));
 if (unguarded.length) throw new Error(`build: dist/main.cjs would call import(), which fails there (src/bin.ts):\n${unguarded.join('\n---\n')}`);
+// Each UTF-16 unit outside printable ASCII becomes \uXXXX: text in a comment, the same character
+// in a string, template or regular expression, and esbuild already escapes those anyway.
 const mainText = bundled.replace(/[^\t\n\r -~]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const cacheKey = createHash('sha256').update(mainText).digest('hex');
 writeFileSync(mainFile, `${mainText}//# authcli-cache-key=${cacheKey}\n`);

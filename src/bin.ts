@@ -53,13 +53,9 @@ export function compileMain(useCache = true): { exports: MainModule; script: imp
   return { exports: mod.exports as MainModule, script };
 }
 
-function loadMain(): MainModule {
-  return compileMain().exports;
-}
-
 function runMain(argv: string[], handoff?: FastHandoff): void {
-  loadMain()
-    .main(argv, handoff)
+  compileMain()
+    .exports.main(argv, handoff)
     .then((code) => {
       process.exitCode = code;
     })
