@@ -86,6 +86,46 @@ describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logge
     expect(again.stdout).toBe(`${access_token}\n`);
   }, 180_000);
 
+  it('a session bus at its connection limit is not "no keychain": token and status exit 1 naming it, nothing moves to the file; a bus busy for a moment is asked again', async () => {
+    const secret = kr.lookup('default')!;
+    const { access_token } = stored()!;
+    let token: CliResult, json: CliResult, status: CliResult;
+    // gnome-keyring holds the one connection allowed: the bus refuses every new one (LimitsExceeded).
+    await kr.setConnectionLimit(1);
+    try {
+      token = await cliRealBound(['token']);
+      json = await cliRealBound(['token', '--format', 'json']);
+      status = await cliRealBound(['status']);
+    } finally {
+      await kr.setConnectionLimit(undefined);
+    }
+    for (const res of [token, json]) {
+      expect(res.code, res.stderr).toBe(1);
+      expect(res.stdout).toBe('');
+      expect(errorLine(res.stderr)).toMatch(/keychain did not answer \(the D-Bus session bus is at its connection limit\)/);
+    }
+    expect(status.code, status.stderr).toBe(1);
+    expect(`${status.stdout}${status.stderr}`).toMatch(/keychain did not answer/);
+    expect(`${status.stdout}${status.stderr}`).not.toMatch(/not logged in/i);
+    expect(kr.lookup('default')).toBe(secret);
+    expect(existsSync(join(s.home, 'credentials', 'default.json'))).toBe(false);
+
+    // Busy for a moment: the CLI is refused, asks again, and gets through once the bus takes connections.
+    await kr.setConnectionLimit(1);
+    const refusedBefore = kr.refusedConnections();
+    const running = cli(['token']);
+    try {
+      for (let i = 0; i < 2400 && kr.refusedConnections() === refusedBefore; i++) await sleep(25);
+      expect(kr.refusedConnections()).toBeGreaterThan(refusedBefore);
+    } finally {
+      await kr.setConnectionLimit(undefined);
+    }
+    const later = await running;
+    expect(later.code, later.stderr).toBe(0);
+    expect(later.stdout).toBe(`${access_token}\n`);
+    expect(later.stderr).toBe('');
+  }, 180_000);
+
   it('60 parallel `auth token` with a valid keychain token: none says "not logged in" (each prints the token, or fails naming the keychain)', async () => {
     const { access_token } = stored()!;
     const started = performance.now();

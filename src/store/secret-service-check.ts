@@ -146,28 +146,57 @@ function parseMessages(buf: Buffer): { messages: Reply[]; rest: Buffer } {
   return { messages, rest: buf };
 }
 
+/**
+ * One attempt; `busy`: a bus is there but would not take us just now (at its connection limit,
+ * its backlog full, or it hung up before answering). Several `auth` processes at once can bring a
+ * session bus to its per-user connection limit (the keyring library opens a connection per call),
+ * and that must not read as "no keychain here": the credential is still in it.
+ */
+type Attempt = ServiceCheck | { ok: false; reason: string; busy: true };
+
+const LIMITS_EXCEEDED = 'org.freedesktop.DBus.Error.LimitsExceeded';
+
 async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ServiceCheck> {
   const target = busTarget(env);
   if (target === undefined) return { ok: true };
   if ('reason' in target) return { ok: false, reason: target.reason };
   // require in the CommonJS bundles (dynamic import() would start the ESM loader); import() elsewhere.
   const { connect } = (typeof require === 'function' ? require('node:net') : await import('node:net')) as typeof import('node:net');
-  return new Promise<ServiceCheck>((resolve) => {
+  const deadline = performance.now() + timeoutMs;
+  // A busy bus is asked again, with growing pauses, until the same time limit; still busy then,
+  // it counts as not answering (reads fail naming the keychain), never as absent.
+  for (let pause = 50; ; pause *= 2) {
+    const result = await attempt(connect, target, Math.max(deadline - performance.now(), 1), timeoutMs);
+    if (!('busy' in result)) return result;
+    if (deadline - performance.now() <= pause) return { ok: false, reason: result.reason, noAnswer: true };
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
+function attempt(connect: typeof import('node:net').connect, target: { path: string } | { host: string; port: number }, waitMs: number, timeoutMs: number): Promise<Attempt> {
+  return new Promise<Attempt>((resolve) => {
     let settled = false;
-    const done = (result: ServiceCheck) => {
+    const done = (result: Attempt) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket.destroy();
       resolve(result);
     };
-    const timer = setTimeout(() => done({ ok: false, reason: `the D-Bus session bus or the Secret Service did not answer within ${timeoutMs / 1000} s`, noAnswer: true }), timeoutMs);
+    const timer = setTimeout(() => done({ ok: false, reason: `the D-Bus session bus or the Secret Service did not answer within ${timeoutMs / 1000} s`, noAnswer: true }), waitMs);
     const socket = 'path' in target ? connect({ path: target.path }) : connect({ host: target.host, port: target.port });
-    socket.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, reason: `no D-Bus session bus (${e.code ?? e.message})` }));
-    socket.on('close', () => done({ ok: false, reason: 'the D-Bus session bus closed the connection' }));
+    let connected = false;
+    const hungUp: Attempt = { ok: false, reason: 'the D-Bus session bus closed the connection', busy: true };
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      // Once connected, an error (EPIPE, ECONNRESET) is the bus hanging up on us.
+      if (connected) return done(hungUp);
+      done(e.code === 'EAGAIN' ? { ok: false, reason: 'the D-Bus session bus is not accepting connections (EAGAIN)', busy: true } : { ok: false, reason: `no D-Bus session bus (${e.code ?? e.message})` });
+    });
+    socket.on('close', () => done(hungUp));
     let stage: 'auth' | 'messages' = 'auth';
     let buf: Buffer = Buffer.alloc(0);
     socket.on('connect', () => {
+      connected = true;
       const uid = typeof process.getuid === 'function' ? String(process.getuid()) : '';
       socket.write(Buffer.concat([Buffer.from([0]), Buffer.from(`AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\n`, 'latin1')]));
     });
@@ -189,6 +218,10 @@ async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Serv
       const { messages, rest } = parseMessages(buf);
       buf = rest;
       for (const m of messages) {
+        // The bus answers Hello with an error when it is at its connection limit, then hangs up.
+        if (m.replySerial === 1 && m.type === 3 && m.errorName === LIMITS_EXCEEDED) {
+          return done({ ok: false, reason: 'the D-Bus session bus is at its connection limit', busy: true });
+        }
         if (m.replySerial !== 2) continue;
         if (m.type === 2) return done({ ok: true });
         const name = m.errorName ?? 'an error';

@@ -58,6 +58,14 @@ export interface PrivateKeyring {
   accounts(service?: string): string[];
   /** The secret stored for `account` (secret-tool lookup), or undefined. */
   lookup(account: string, service?: string): string | undefined;
+  /**
+   * Sets the bus's per-user connection limit (undefined: back to a session bus's) and waits until
+   * dbus-daemon reloaded its config. At the limit the bus answers a new connection's Hello with
+   * LimitsExceeded and hangs up, as a session bus does when many processes hold connections.
+   */
+  setConnectionLimit(limit: number | undefined): Promise<void>;
+  /** How many connections the bus has refused at that limit so far. */
+  refusedConnections(): number;
   /** SIGSTOP / SIGCONT the keyring daemon: a Secret Service that stops answering. */
   pauseDaemon(): void;
   resumeDaemon(): void;
@@ -101,7 +109,14 @@ function firstLine(child: ChildProcess, what: string, timeoutMs: number): Promis
   });
 }
 
-const BUS_CONFIG = (socketDir: string) => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+/**
+ * The connection limits of a desktop session bus (/usr/share/dbus-1/session.conf). dbus-daemon's
+ * built-in defaults are a system bus's (256 connections per user), and the keyring library opens
+ * a connection per call: 50 concurrent `auth token` reach that, which a real session never does.
+ */
+const SESSION_LIMITS = { max_incomplete_connections: 10000, max_connections_per_user: 100000, max_completed_connections: 100000, auth_timeout: 240000 };
+
+const BUS_CONFIG = (socketDir: string, limits: Record<string, number> = SESSION_LIMITS) => `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
@@ -112,6 +127,7 @@ const BUS_CONFIG = (socketDir: string) => `<!DOCTYPE busconfig PUBLIC "-//freede
     <allow eavesdrop="true"/>
     <allow own="*"/>
   </policy>
+${Object.entries(limits).map(([name, value]) => `  <limit name="${name}">${value}</limit>`).join('\n')}
 </busconfig>
 `;
 
@@ -143,6 +159,8 @@ export async function startPrivateKeyring(opts: KeyringOptions = {}): Promise<Pr
       env: { PATH: process.env.PATH, HOME: dirs.home },
     });
     const address = await firstLine(bus, 'dbus-daemon', 5000);
+    let busErr = '';
+    bus.stderr!.on('data', (d: Buffer | string) => (busErr += d.toString()));
     const env = {
       PATH: process.env.PATH,
       HOME: dirs.home,
@@ -238,8 +256,20 @@ export async function startPrivateKeyring(opts: KeyringOptions = {}): Promise<Pr
       if (!keyring || keyring.exitCode !== null) throw new Error('no keyring daemon is running');
       keyring.kill(sig);
     };
+    const setConnectionLimit = async (limit: number | undefined) => {
+      const reloads = busErr.split('Reloaded configuration').length;
+      writeFileSync(join(root, 'bus.conf'), BUS_CONFIG(dirs.bus, limit === undefined ? SESSION_LIMITS : { ...SESSION_LIMITS, max_connections_per_user: limit }));
+      bus!.kill('SIGHUP');
+      const deadline = Date.now() + 10_000;
+      while (busErr.split('Reloaded configuration').length === reloads) {
+        if (Date.now() > deadline) throw new Error(`dbus-daemon did not reload its config within 10 s: ${busErr.trim().slice(-300)}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
     return {
       env: { DBUS_SESSION_BUS_ADDRESS: address },
+      setConnectionLimit,
+      refusedConnections: () => busErr.split('The maximum number of active connections').length - 1,
       secretTool,
       accounts,
       lookup,
