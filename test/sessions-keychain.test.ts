@@ -102,7 +102,9 @@ describe.skipIf(keyring.skip)('a keychain that stops answering is not "Not logge
     for (const res of [token, json]) {
       expect(res.code, res.stderr).toBe(1);
       expect(res.stdout).toBe('');
-      expect(errorLine(res.stderr)).toMatch(/keychain did not answer \(the D-Bus session bus is at its connection limit\)/);
+      // The bus's refusal is the reason; on a machine too loaded for even one refusal to come back
+      // within the 2 s bound, the bound is.
+      expect(errorLine(res.stderr)).toMatch(/keychain did not answer \((the D-Bus session bus is at its connection limit|the D-Bus session bus or the Secret Service did not answer within 2 s)\)/);
     }
     expect(status.code, status.stderr).toBe(1);
     expect(`${status.stdout}${status.stderr}`).toMatch(/keychain did not answer/);
