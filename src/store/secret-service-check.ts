@@ -165,14 +165,15 @@ async function runCheck(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Serv
   const deadline = performance.now() + timeoutMs;
   // A busy bus is asked again, with growing pauses, until the same time limit; still busy then,
   // it counts as not answering (reads fail naming the keychain), never as absent.
-  let busyReason: string | undefined;
+  let busy: string | undefined;
   for (let pause = 50; ; pause *= 2) {
     const result = await attempt(connect, target, Math.max(deadline - performance.now(), 1), timeoutMs);
-    // Out of time in a later attempt: the busy bus is the more telling reason.
-    if (!result.ok && 'noAnswer' in result && result.noAnswer && busyReason !== undefined) return { ok: false, reason: busyReason, noAnswer: true };
-    if (!('busy' in result)) return result;
-    busyReason = result.reason;
-    if (deadline - performance.now() <= pause) return { ok: false, reason: result.reason, noAnswer: true };
+    if (!('busy' in result)) {
+      // Out of time in a later attempt: the busy bus is the more telling reason.
+      return !result.ok && result.noAnswer && busy !== undefined ? { ok: false, reason: busy, noAnswer: true } : result;
+    }
+    busy = result.reason;
+    if (deadline - performance.now() <= pause) return { ok: false, reason: busy, noAnswer: true };
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
 }
